@@ -1,0 +1,21 @@
+"""skposter: predict movie genres from posters and metadata, the scikit-learn way."""
+
+from .datasets import load_posters, make_posters, split_by_id
+from .io import PosterLoader, decode_poster, scan_posters
+from .metrics import GenreReport, genre_report
+from .preprocessing import RGBStatsExtractor, Resizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GenreReport",
+    "PosterLoader",
+    "RGBStatsExtractor",
+    "Resizer",
+    "decode_poster",
+    "genre_report",
+    "load_posters",
+    "make_posters",
+    "scan_posters",
+    "split_by_id",
+]

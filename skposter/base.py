@@ -1,0 +1,42 @@
+"""Base classes shared by skposter's estimators."""
+
+import numpy as np
+from sklearn.base import TransformerMixin
+
+
+class ImageTransformerMixin(TransformerMixin, auto_wrap_output_keys=None):
+    """Mixin for transformers whose output is images, not a table.
+
+    Images cannot become a DataFrame, so :meth:`set_output` accepts the call that
+    ``Pipeline.set_output`` forwards to every step and leaves images as they are; the
+    setting still applies to the tabular steps after this one.
+    """
+
+    def set_output(self, *, transform=None):
+        """Accept an output configuration; images are always returned as arrays.
+
+        Returns
+        -------
+        self : object
+        """
+        return self
+
+    def get_feature_names_out(self, input_features=None):
+        """Name the single output "feature": the poster image.
+
+        Lets ``Pipeline.get_feature_names_out`` pass through image steps to the
+        feature extractor that names the real columns.
+
+        Returns
+        -------
+        ndarray of str
+            ``["poster"]``.
+        """
+        return np.asarray(["poster"], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags

@@ -1,0 +1,164 @@
+"""Reading and writing poster collections on disk, and the fixed split by id."""
+
+import os
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from sklearn.utils import Bunch
+
+# Columns of a label table that are not genres.
+_NON_GENRE = ("Id", "Genre")
+
+
+def load_posters(path, *, pattern="{}.jpg", on_missing="raise"):
+    """Load a folder of labelled posters.
+
+    Two layouts are recognised:
+
+    * skposter's (as in ``shared/posters``): ``images/<Id>.jpg``, ``genres.csv`` and an
+      optional ``metadata.csv``;
+    * the public Kaggle movie-poster layout: ``Images/<Id>.jpg`` beside one CSV file
+      (e.g. ``train.csv``) holding ``Id``, ``Genre`` and one 0/1 column per genre.
+
+    Images are not decoded here: pass ``paths`` to :class:`~skposter.io.PosterLoader`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The collection's folder.
+    pattern : str, default="{}.jpg"
+        Image file name for an id.
+    on_missing : {"raise", "drop"}, default="raise"
+        What to do with label rows whose image file does not exist: raise an error
+        naming them, or drop them (with a warning giving their number and first ids).
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``frame`` (the label table: ``Id``, ``Genre`` and the genre columns);
+        ``ids``; ``paths`` (image file per row); ``target`` (n, n_genres) 0/1 int;
+        ``target_names``; ``metadata`` (the metadata table with its ``Id`` column, or
+        None); ``images_dir``.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"poster folder {folder} does not exist.")
+    images_dir, labels_csv = _find_layout(folder)
+    frame = pd.read_csv(labels_csv, dtype={"Id": str, "Genre": str})
+    _check_labels(frame, labels_csv)
+    paths = np.array([os.path.join(images_dir, pattern.format(i)) for i in frame["Id"]])
+    exists = np.array([os.path.isfile(p) for p in paths], dtype=bool)
+    if not exists.all():
+        missing = frame["Id"][~exists].tolist()
+        message = (
+            f"{len(missing)} of {len(frame)} rows of {labels_csv} have no image in "
+            f"{images_dir} (first: {missing[:10]})"
+        )
+        if on_missing == "raise":
+            raise FileNotFoundError(message + "; pass on_missing='drop' to skip them.")
+        warnings.warn(message + "; dropped.", UserWarning, stacklevel=2)
+        frame, paths = frame[exists].reset_index(drop=True), paths[exists]
+    names = [c for c in frame.columns if c not in _NON_GENRE]
+    metadata_csv = folder / "metadata.csv"
+    metadata = pd.read_csv(metadata_csv, dtype={"Id": str}) if metadata_csv.is_file() else None
+    return Bunch(
+        frame=frame,
+        ids=frame["Id"].to_numpy(dtype=str),
+        paths=paths,
+        target=frame[names].to_numpy(dtype=int),
+        target_names=names,
+        metadata=metadata,
+        images_dir=str(images_dir),
+    )
+
+
+def _find_layout(folder):
+    if (folder / "images").is_dir() and (folder / "genres.csv").is_file():
+        return folder / "images", folder / "genres.csv"
+    if (folder / "Images").is_dir():
+        candidates = [p for p in sorted(folder.glob("*.csv")) if _has_label_columns(p)]
+        if len(candidates) == 1:
+            return folder / "Images", candidates[0]
+        if candidates:
+            raise ValueError(
+                f"{folder} holds several label tables {[p.name for p in candidates]}; "
+                "keep one beside Images/."
+            )
+    raise FileNotFoundError(
+        f"{folder} is not a poster collection: expected images/ with genres.csv, or "
+        "Images/ with a CSV holding Id and Genre columns."
+    )
+
+
+def _has_label_columns(csv_path):
+    columns = pd.read_csv(csv_path, nrows=0).columns
+    return "Id" in columns and "Genre" in columns
+
+
+def _check_labels(frame, source):
+    if "Id" not in frame.columns:
+        raise ValueError(f"{source} has no Id column; columns are {list(frame.columns)}.")
+    duplicated = frame["Id"][frame["Id"].duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(f"{source} repeats ids {duplicated[:10]}; each poster must appear once.")
+    names = [c for c in frame.columns if c not in _NON_GENRE]
+    if not names:
+        raise ValueError(f"{source} has no genre columns besides {list(_NON_GENRE)}.")
+    for name in names:
+        values = frame[name]
+        if values.isna().any() or not values.isin([0, 1]).all():
+            bad = values[~values.isin([0, 1])].head(3).tolist()
+            raise ValueError(
+                f"genre column {name!r} of {source} must hold only 0 and 1; found {bad}."
+            )
+
+
+def write_poster_folder(directory, ids, images, frame, metadata=None):
+    """Write posters and tables in the layout :func:`load_posters` reads.
+
+    Returns
+    -------
+    ndarray of str
+        The written image paths, in row order.
+    """
+    images_dir = Path(directory) / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for poster_id, image in zip(ids, images):
+        path = images_dir / f"{poster_id}.jpg"
+        Image.fromarray(image).save(path, quality=95)
+        paths.append(str(path))
+    frame.to_csv(Path(directory) / "genres.csv", index=False)
+    if metadata is not None:
+        metadata.to_csv(Path(directory) / "metadata.csv", index=False)
+    return np.array(paths)
+
+
+def split_by_id(ids, test_size=0.2):
+    """Split rows into train and test by a hash of their id.
+
+    The split depends only on each id, not on row order or on the other rows, so the
+    same poster lands on the same side in every benchmark and on every machine, and
+    adding posters never moves the old ones.
+
+    Parameters
+    ----------
+    ids : array-like of str
+        One id per row.
+    test_size : float, default=0.2
+        Expected share of rows in the test part.
+
+    Returns
+    -------
+    train_index, test_index : ndarray of int
+        Row positions of each part.
+    """
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be strictly between 0 and 1, got {test_size}.")
+    buckets = np.array([zlib.crc32(str(i).encode("utf-8")) for i in ids], dtype=np.float64)
+    is_test = buckets / 2**32 < test_size
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)

@@ -1,0 +1,30 @@
+"""Exceptions and warnings raised by skposter."""
+
+__all__ = ["PosterReadError", "PosterReadWarning", "ImageTooLargeError"]
+
+
+class PosterReadError(ValueError):
+    """One or more poster files could not be decoded.
+
+    Attributes
+    ----------
+    failures : dict of str -> str
+        Each unreadable file mapped to the reason it failed.
+    """
+
+    def __init__(self, failures):
+        self.failures = dict(failures)
+        lines = [f"  {path}: {reason}" for path, reason in self.failures.items()]
+        super().__init__(
+            f"{len(self.failures)} poster file(s) could not be read:\n" + "\n".join(lines)
+            + "\nDrop them from X and y (see skposter.io.scan_posters) or use "
+            "on_error='blank'."
+        )
+
+
+class ImageTooLargeError(ValueError):
+    """An image header declares more pixels than allowed (decompression bomb guard)."""
+
+
+class PosterReadWarning(UserWarning):
+    """Unreadable posters were replaced by placeholders."""

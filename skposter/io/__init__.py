@@ -1,0 +1,7 @@
+"""Reading poster files: :class:`PosterLoader`, :func:`scan_posters`, :func:`decode_poster`."""
+
+from ._decode import DEFAULT_MAX_PIXELS, decode_poster
+from ._loader import BLANK_VALUE, PosterLoader
+from ._scan import scan_posters
+
+__all__ = ["BLANK_VALUE", "DEFAULT_MAX_PIXELS", "PosterLoader", "decode_poster", "scan_posters"]
