@@ -6,13 +6,16 @@ Decoding rule (the same rule :mod:`skposter._utils._images` applies to arrays):
 * the EXIF orientation tag is applied, so a rotated phone photo comes out upright;
 * 16-bit and 32-bit integer grey (``I;16*``, ``I``) is scaled from 0-65535 to 0-255;
   32-bit float grey (``F``) is read on the 0-255 scale and clipped, as Pillow does;
-* anything carrying transparency (``RGBA``, ``LA``, ``PA``, palette or grey images
-  with a transparent colour) is composited over white;
+* anything carrying transparency (``RGBA``, ``LA``, ``PA``, palette or grey images,
+  16-bit ones included, with a transparent colour) is composited over white;
 * every other mode (``1``, ``L``, ``P``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``...)
   goes through Pillow's own conversion to ``RGB``;
 * an image whose header declares more than ``max_pixels`` pixels is refused before
   its pixels are decoded, so a decompression bomb fails fast instead of exhausting
-  memory.
+  memory. Pillow's own guard still refuses anything above
+  ``2 * PIL.Image.MAX_IMAGE_PIXELS`` (about 179 megapixels by default) and warns
+  above ``PIL.Image.MAX_IMAGE_PIXELS``; it is a process-wide setting, so skposter
+  leaves it to the user.
 """
 
 import numpy as np
@@ -67,7 +70,11 @@ def open_poster(source, *, max_pixels=DEFAULT_MAX_PIXELS):
     try:
         img = Image.open(source)
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"refused as a decompression bomb: {exc}") from None
+        raise ImageTooLargeError(
+            f"refused as a decompression bomb by Pillow: {exc} Pillow's own limit, "
+            "2 x PIL.Image.MAX_IMAGE_PIXELS, applies whatever max_pixels says; raise "
+            "PIL.Image.MAX_IMAGE_PIXELS to read such a file."
+        ) from None
     width, height = img.size
     if width * height > max_pixels:
         img.close()
@@ -87,9 +94,13 @@ def decode_opened(img):
 def pil_to_rgb(img):
     """Convert a loaded Pillow image to an RGB uint8 array by the module rule."""
     if img.mode in _WIDE_GREY_MODES:
-        grey = np.asarray(img).astype(np.int64)
-        grey = (np.clip(grey, 0, 65535) * 255 + 32767) // 65535
-        return to_rgb_array(grey.astype(np.uint8))
+        raw = np.asarray(img).astype(np.int64)
+        grey = ((np.clip(raw, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
+        transparent = img.info.get("transparency")
+        if isinstance(transparent, int):
+            alpha = np.where(raw == transparent, 0, 255).astype(np.uint8)
+            return composite_over_background(np.dstack([grey, alpha]))
+        return to_rgb_array(grey)
     if img.mode == "F":
         grey = np.clip(np.rint(np.asarray(img, dtype=np.float64)), 0, 255)
         return to_rgb_array(grey.astype(np.uint8))

@@ -33,13 +33,10 @@ def decode_all(paths, *, max_pixels, n_jobs=None, verbose=0, desc="decoding post
     # Pillow releases the GIL while decoding, so threads scale without copying images
     # between processes.
     results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(tasks)
-    images, failures = [], {}
-    for path, (image, reason) in zip(
-        paths, tqdm(results, total=len(paths), desc=desc, disable=not verbose)
-    ):
-        images.append(image)
-        if reason is not None:
-            failures[path] = reason
+    with tqdm(results, total=len(paths), desc=desc, disable=not verbose) as progress:
+        outcomes = list(progress)
+    images = [image for image, _ in outcomes]
+    failures = {path: reason for path, (_, reason) in zip(paths, outcomes) if reason is not None}
     return images, failures
 
 
