@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.multiclass import OneVsRestClassifier
 
-from skposter import PosterLoader, RGBStatsExtractor, genre_report, load_posters, split_by_id
+from skposter import (
+    PerGenreClassifier, PosterLoader, RGBStatsExtractor, genre_report, load_posters, split_by_id,
+)
 
 HERE = Path(__file__).resolve().parent
 MIN_TRAIN_POSITIVES = 10
@@ -36,9 +37,8 @@ def run(data_dir, n_jobs=2, random_state=0):
     kept = data.target[train].sum(axis=0) >= MIN_TRAIN_POSITIVES
     Y = data.target[:, kept]
     names = [n for n, k in zip(data.target_names, kept) if k]
-    model = OneVsRestClassifier(RandomForestClassifier(
-        n_estimators=300, min_samples_leaf=3, class_weight="balanced_subsample",
-        n_jobs=n_jobs, random_state=random_state,
+    model = PerGenreClassifier(RandomForestClassifier(
+        n_estimators=300, min_samples_leaf=3, n_jobs=n_jobs, random_state=random_state,
     ))
     start = time.perf_counter()
     model.fit(X[train], Y[train])

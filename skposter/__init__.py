@@ -3,12 +3,14 @@
 from .datasets import load_posters, make_posters, split_by_id
 from .io import PosterLoader, decode_poster, scan_posters
 from .metrics import GenreReport, genre_report
+from .multilabel import PerGenreClassifier
 from .preprocessing import RGBStatsExtractor, Resizer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GenreReport",
+    "PerGenreClassifier",
     "PosterLoader",
     "RGBStatsExtractor",
     "Resizer",

@@ -3,13 +3,13 @@
 import time
 
 from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..datasets import load_posters, make_posters, split_by_id
 from ..io import PosterLoader
 from ..metrics import genre_report
+from ..multilabel import PerGenreClassifier
 from ..preprocessing import RGBStatsExtractor
 
 
@@ -48,7 +48,7 @@ def run_demo(args):
         *steps,
         RGBStatsExtractor(),
         StandardScaler(),
-        OneVsRestClassifier(LogisticRegression(class_weight="balanced", max_iter=1000)),
+        PerGenreClassifier(LogisticRegression(max_iter=1000)),
     )
     print(f"skposter demo: {source}, {len(data.target_names)} genres, "
           f"{len(train)} for training, {len(test)} held out")

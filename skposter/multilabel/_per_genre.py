@@ -1,0 +1,240 @@
+"""PerGenreClassifier: one binary classifier per genre, each with its own class weights."""
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.dummy import DummyClassifier
+from sklearn.exceptions import DataConversionWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+
+
+def _default_estimator():
+    return LogisticRegression(max_iter=1000)
+
+
+def _base_has(attr):
+    return lambda self: hasattr(self._base(), attr)
+
+
+class PerGenreClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Fit one clone of a binary classifier per genre.
+
+    Each genre is its own binary problem on its own 0/1 column, with class weights
+    computed from that column, which is what imbalanced genres need (one weight for
+    the whole matrix would favour Drama everywhere). Genres with fewer than
+    ``min_support`` positives (or negatives) in the training data predict their
+    training frequency instead, with a warning.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        Binary classifier cloned for each genre; ``LogisticRegression(max_iter=1000)``
+        when None. It needs ``predict_proba`` for :meth:`predict_proba`.
+    class_weight : {"balanced"} or None, default="balanced"
+        ``"balanced"`` weighs each genre's positives and negatives inversely to their
+        frequency in that genre's column: as ``sample_weight`` (multiplied with any
+        given to :meth:`fit`) when the estimator takes it, else through the
+        estimator's own ``class_weight`` parameter.
+    min_support : int, default=5
+        Fewest positives and negatives a genre needs for its own model.
+    n_jobs : int, default=None
+        Genres fitted in parallel (joblib); ``None`` means 1.
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        One fitted classifier per genre (a ``DummyClassifier(strategy="prior")`` for
+        genres below ``min_support``).
+    classes_ : ndarray
+        Genre names from a DataFrame target's columns, else ``0 .. n_genres - 1``;
+        for a 1-D target, its class labels (one-vs-rest).
+    fallback_genres_ : list
+        Genres that fell back to their prior.
+    n_features_in_ : int
+        Features seen in fit, when the base estimator records it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skposter.multilabel import PerGenreClassifier
+    >>> X = np.random.RandomState(0).normal(size=(60, 3))
+    >>> Y = np.column_stack([X[:, 0] > 0, X[:, 1] > 1]).astype(int)
+    >>> model = PerGenreClassifier().fit(X, Y)
+    >>> model.predict_proba(X).shape, model.predict(X).shape
+    ((60, 2), (60, 2))
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit"]), None],
+        "class_weight": [StrOptions({"balanced"}), None],
+        "min_support": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_jobs": [numbers.Integral, None],
+    }
+
+    def __init__(self, estimator=None, *, class_weight="balanced", min_support=5, n_jobs=None):
+        self.estimator = estimator
+        self.class_weight = class_weight
+        self.min_support = min_support
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit one classifier per genre.
+
+        Parameters
+        ----------
+        X : array-like
+            Anything the base estimator takes (features, or images for image models).
+        y : array-like or DataFrame of shape (n_samples, n_genres)
+            0/1 genre matrix; a DataFrame's columns name the genres. A 1-D array of
+            class labels is also accepted and handled one-vs-rest.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, multiplied with each genre's class weights.
+        **fit_params : dict
+            Passed to every clone's ``fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        Y = self._encode_target(y)
+        base = self._base()
+        support = Y.sum(axis=0)
+        too_few = (support < self.min_support) | (len(Y) - support < self.min_support)
+        columns = self.classes_[1:] if Y.shape[1] < len(self.classes_) else self.classes_
+        self.fallback_genres_ = np.asarray(columns)[too_few].tolist()
+        if self.fallback_genres_:
+            warnings.warn(
+                f"genres {self.fallback_genres_} have fewer than min_support="
+                f"{self.min_support} positives or negatives; they predict their training "
+                "frequency.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_genre)(
+                DummyClassifier(strategy="prior") if few else clone(base),
+                X, Y[:, k], None if few else self.class_weight, sample_weight, fit_params,
+            )
+            for k, few in enumerate(too_few)
+        )
+        first = self.estimators_[int(np.argmin(too_few))]
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(first, attr):
+                setattr(self, attr, getattr(first, attr))
+        return self
+
+    def _encode_target(self, y):
+        names = list(y.columns) if isinstance(y, pd.DataFrame) else None
+        y_arr = np.asarray(y)
+        if y_arr.ndim == 2 and y_arr.shape[1] == 1 and not np.isin(y_arr, (0, 1)).all():
+            warnings.warn("A column-vector y was passed when a 1d array was expected; it "
+                          "is read as class labels.", DataConversionWarning, stacklevel=3)
+            y_arr = y_arr.ravel()
+        if y_arr.ndim == 1:
+            target_type = type_of_target(y_arr, input_name="y", raise_unknown=True)
+            if target_type not in ("binary", "multiclass"):
+                raise ValueError(f"a 1-D y must hold class labels, got {target_type} values.")
+            self._binarizer = LabelBinarizer().fit(y_arr)
+            self.classes_ = self._binarizer.classes_
+            return self._binarizer.transform(y_arr)
+        if y_arr.ndim != 2 or y_arr.shape[1] == 0:
+            raise ValueError(f"y must be a (n_samples, n_genres) 0/1 matrix, got shape {y_arr.shape}.")
+        if pd.isna(y_arr).any() or not np.isin(y_arr, (0, 1)).all():
+            bad = [str(n) for n, col in zip(names or range(y_arr.shape[1]), y_arr.T)
+                   if pd.isna(col).any() or not np.isin(col, (0, 1)).all()]
+            raise ValueError(f"genre columns {bad[:10]} hold values other than 0 and 1.")
+        self._binarizer = None
+        self.classes_ = np.asarray(names, dtype=object) if names else np.arange(y_arr.shape[1])
+        return y_arr.astype(int)
+
+    def _base(self):
+        return _default_estimator() if self.estimator is None else self.estimator
+
+    @available_if(_base_has("predict_proba"))
+    def predict_proba(self, X):
+        """Probability of each genre.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_genres)
+            For a 1-D training target: one-vs-rest probabilities of each class,
+            normalised to sum to one (two columns for a binary target).
+        """
+        check_is_fitted(self)
+        proba = np.column_stack([est.predict_proba(X)[:, -1] for est in self.estimators_])
+        if self._binarizer is None:
+            return proba
+        if len(self.classes_) == 2:
+            return np.hstack([1 - proba, proba])
+        totals = proba.sum(axis=1, keepdims=True)
+        return np.divide(proba, totals, out=np.full_like(proba, 1 / proba.shape[1]),
+                         where=totals > 0)
+
+    def predict(self, X):
+        """Predict genres: each genre's probability at or above 0.5.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_genres) of 0/1 int
+            For a 1-D training target, the most likely class label per sample.
+        """
+        check_is_fitted(self)
+        if hasattr(self._base(), "predict_proba"):
+            scores = self.predict_proba(X)
+        else:
+            scores = np.column_stack([est.predict(X) for est in self.estimators_])
+        if self._binarizer is not None:
+            return self.classes_[np.argmax(scores, axis=1)]
+        return (scores >= 0.5).astype(int)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags = get_tags(self._base()).input_tags
+        tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+def _fit_genre(estimator, X, y, class_weight, sample_weight, fit_params):
+    # Class weights travel as sample weights where possible: combined with user
+    # weights they stay finite even when those weights remove a class entirely.
+    if class_weight is not None and has_fit_parameter(estimator, "sample_weight"):
+        sample_weight = _balanced_weights(y, sample_weight)
+    elif class_weight is not None and "class_weight" in estimator.get_params():
+        estimator.set_params(class_weight=class_weight)
+    elif class_weight is not None:
+        raise ValueError(
+            f"{type(estimator).__name__} takes neither sample_weight nor class_weight; "
+            "set PerGenreClassifier(class_weight=None)."
+        )
+    if sample_weight is not None:
+        fit_params = {**fit_params, "sample_weight": sample_weight}
+    return estimator.fit(X, y, **fit_params)
+
+
+def _balanced_weights(y, sample_weight):
+    """Sample weights times "balanced" class weights from weighted class totals.
+
+    Counting classes by weight, not by rows, keeps a weight of 2 equivalent to a
+    repeated row.
+    """
+    weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    classes, index = np.unique(y, return_inverse=True)
+    totals = np.bincount(index, weights=weights, minlength=len(classes))
+    per_class = np.divide(weights.sum(), len(classes) * totals,
+                          out=np.zeros_like(totals), where=totals > 0)
+    return weights * per_class[index]
