@@ -104,20 +104,21 @@ class RGBStatsExtractor(TransformerMixin, BaseEstimator):
         return np.asarray(names, dtype=object)
 
     def _features(self, image):
-        pixels = image.reshape(-1, 3)
-        rgb = pixels / 255.0
+        # Channels-first rows make every reduction run over contiguous memory.
+        channels = image.reshape(-1, 3).T
+        rgb = np.ascontiguousarray(channels, dtype=np.float64) / 255.0
         hist = [
-            np.bincount((pixels[:, c].astype(np.uint16) * self.bins) >> 8, minlength=self.bins)
-            for c in range(3)
+            np.bincount((channel.astype(np.uint16) * self.bins) >> 8, minlength=self.bins)
+            for channel in channels
         ]
-        hsv = np.asarray(Image.fromarray(image).convert("HSV")).reshape(-1, 3) / 255.0
-        saturation = hsv[:, 1]
-        luma = rgb @ _LUMA
+        hsv = np.asarray(Image.fromarray(image).convert("HSV")).reshape(-1, 3).T / 255.0
+        saturation = hsv[1]
+        luma = _LUMA @ rgb
         return np.concatenate(
             [
-                rgb.mean(axis=0),
-                rgb.std(axis=0),
-                np.concatenate(hist) / len(pixels),
+                rgb.mean(axis=1),
+                rgb.std(axis=1),
+                np.concatenate(hist) / channels.shape[1],
                 self._dominant_hue(hsv),
                 [saturation.mean(), saturation.std(), luma.mean(), luma.std()],
                 [_colourfulness(rgb)],
@@ -125,7 +126,7 @@ class RGBStatsExtractor(TransformerMixin, BaseEstimator):
         )
 
     def _dominant_hue(self, hsv):
-        hue, chroma = hsv[:, 0], hsv[:, 1] * hsv[:, 2]
+        hue, chroma = hsv[0], hsv[1] * hsv[2]
         bins = np.minimum((hue * self.hue_bins).astype(np.int64), self.hue_bins - 1)
         votes = np.bincount(bins, weights=chroma, minlength=self.hue_bins)
         if votes.max() <= 0:
@@ -141,8 +142,9 @@ class RGBStatsExtractor(TransformerMixin, BaseEstimator):
 
 
 def _colourfulness(rgb):
-    red_green = rgb[:, 0] - rgb[:, 1]
-    yellow_blue = 0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]
+    red, green, blue = rgb
+    red_green = red - green
+    yellow_blue = 0.5 * (red + green) - blue
     spread = np.hypot(red_green.std(), yellow_blue.std())
     offset = np.hypot(red_green.mean(), yellow_blue.mean())
     return spread + 0.3 * offset
