@@ -55,6 +55,8 @@ class PerGenreClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     estimators_ : list of estimators
         One fitted classifier per genre (a ``DummyClassifier(strategy="prior")`` for
         genres below ``min_support``).
+    label_binarizer_ : LabelBinarizer or None
+        Encoder of a 1-D training target; None for a genre matrix.
     classes_ : ndarray
         Genre names from a DataFrame target's columns, else ``0 .. n_genres - 1``;
         for a 1-D target, its class labels (one-vs-rest).
@@ -147,16 +149,16 @@ class PerGenreClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             target_type = type_of_target(y_arr, input_name="y", raise_unknown=True)
             if target_type not in ("binary", "multiclass"):
                 raise ValueError(f"a 1-D y must hold class labels, got {target_type} values.")
-            self._binarizer = LabelBinarizer().fit(y_arr)
-            self.classes_ = self._binarizer.classes_
-            return self._binarizer.transform(y_arr)
+            self.label_binarizer_ = LabelBinarizer().fit(y_arr)
+            self.classes_ = self.label_binarizer_.classes_
+            return self.label_binarizer_.transform(y_arr)
         if y_arr.ndim != 2 or y_arr.shape[1] == 0:
             raise ValueError(f"y must be a (n_samples, n_genres) 0/1 matrix, got shape {y_arr.shape}.")
         if pd.isna(y_arr).any() or not np.isin(y_arr, (0, 1)).all():
             bad = [str(n) for n, col in zip(names or range(y_arr.shape[1]), y_arr.T)
                    if pd.isna(col).any() or not np.isin(col, (0, 1)).all()]
             raise ValueError(f"genre columns {bad[:10]} hold values other than 0 and 1.")
-        self._binarizer = None
+        self.label_binarizer_ = None
         self.classes_ = np.asarray(names, dtype=object) if names else np.arange(y_arr.shape[1])
         return y_arr.astype(int)
 
@@ -174,8 +176,8 @@ class PerGenreClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             normalised to sum to one (two columns for a binary target).
         """
         check_is_fitted(self)
-        proba = np.column_stack([est.predict_proba(X)[:, -1] for est in self.estimators_])
-        if self._binarizer is None:
+        proba = np.column_stack([_positive_proba(est, X) for est in self.estimators_])
+        if self.label_binarizer_ is None:
             return proba
         if len(self.classes_) == 2:
             return np.hstack([1 - proba, proba])
@@ -196,7 +198,7 @@ class PerGenreClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             scores = self.predict_proba(X)
         else:
             scores = np.column_stack([est.predict(X) for est in self.estimators_])
-        if self._binarizer is not None:
+        if self.label_binarizer_ is not None:
             return self.classes_[np.argmax(scores, axis=1)]
         return (scores >= 0.5).astype(int)
 
@@ -207,6 +209,13 @@ class PerGenreClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+
+def _positive_proba(estimator, X):
+    """Probability of class 1, also for a genre that had a single class in training."""
+    proba = estimator.predict_proba(X)
+    classes = list(estimator.classes_)
+    return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(proba))
 
 
 def _fit_genre(estimator, X, y, class_weight, sample_weight, fit_params):

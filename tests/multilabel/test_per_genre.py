@@ -83,6 +83,15 @@ def test_rare_genre_falls_back_to_prior_with_warning(problem):
     np.testing.assert_allclose(model.predict_proba(X)[:, 3], 3 / 300)
 
 
+def test_genre_without_positives_has_probability_zero(problem):
+    X, Y = problem
+    with pytest.warns(UserWarning, match="Empty"):
+        model = PerGenreClassifier().fit(X, Y.assign(Empty=0, Full=1))
+    proba = model.predict_proba(X)
+    assert (proba[:, 3] == 0).all() and (proba[:, 4] == 1).all()
+    assert (model.predict(X)[:, 3:] == [0, 1]).all()
+
+
 def test_bad_targets_are_named(problem):
     X, Y = problem
     with pytest.raises(ValueError, match="Horror"):
