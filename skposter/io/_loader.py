@@ -5,15 +5,14 @@ import os
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
-from tqdm.auto import tqdm
 
 from ..base import ImageTransformerMixin
 from ..exceptions import PosterReadError, PosterReadWarning
 from ._decode import DEFAULT_MAX_PIXELS, decode_poster
 from ._paths import resolve_paths
+from ._threads import describe_error, map_in_threads
 
 #: Grey level of the 1x1 placeholder that replaces an unreadable poster.
 BLANK_VALUE = 128
@@ -29,12 +28,8 @@ def decode_all(paths, *, max_pixels, n_jobs=None, verbose=0, desc="decoding post
     failures : dict of str -> str
         Each failed path and the reason, in input order.
     """
-    tasks = (delayed(_try_decode)(path, max_pixels) for path in paths)
-    # Pillow releases the GIL while decoding, so threads scale without copying images
-    # between processes.
-    results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(tasks)
-    with tqdm(results, total=len(paths), desc=desc, disable=not verbose) as progress:
-        outcomes = list(progress)
+    outcomes = map_in_threads(_try_decode, paths, max_pixels, n_jobs=n_jobs,
+                              verbose=verbose, desc=desc)
     images = [image for image, _ in outcomes]
     failures = {path: reason for path, (_, reason) in zip(paths, outcomes) if reason is not None}
     return images, failures
@@ -44,7 +39,7 @@ def _try_decode(path, max_pixels):
     try:
         return decode_poster(path, max_pixels=max_pixels), None
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files
-        return None, f"{type(exc).__name__}: {exc}"
+        return None, describe_error(exc)
 
 
 class PosterLoader(ImageTransformerMixin, BaseEstimator):

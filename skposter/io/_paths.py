@@ -30,7 +30,7 @@ def resolve_paths(X, *, root=None, pattern="{}.jpg", column=None):
         raise ValueError("found 0 posters; at least 1 is required.")
     paths = []
     for row, value in enumerate(values):
-        if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+        if np.ndim(value) == 0 and pd.isna(value):
             raise ValueError(f"row {row} has no poster id or path (missing value).")
         if not isinstance(value, (str, os.PathLike, np.str_)):
             raise TypeError(

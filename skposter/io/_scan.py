@@ -3,11 +3,10 @@
 import numbers
 
 import pandas as pd
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from ._decode import DEFAULT_MAX_PIXELS, decode_opened, open_poster
 from ._paths import resolve_paths
+from ._threads import describe_error, map_in_threads
 
 _COLUMNS = ["path", "readable", "error", "format", "mode", "width", "height"]
 
@@ -55,9 +54,8 @@ def scan_posters(
     if not isinstance(max_pixels, numbers.Integral) or max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive int, got {max_pixels!r}.")
     paths = resolve_paths(X, root=root, pattern=pattern, column=column)
-    tasks = (delayed(_inspect)(path, max_pixels, decode) for path in paths)
-    results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(tasks)
-    rows = list(tqdm(results, total=len(paths), desc="scanning posters", disable=not verbose))
+    rows = map_in_threads(_inspect, paths, max_pixels, decode, n_jobs=n_jobs,
+                          verbose=verbose, desc="scanning posters")
     report = pd.DataFrame(rows, columns=_COLUMNS)
     return report.astype({"width": "Int64", "height": "Int64"})
 
@@ -71,7 +69,7 @@ def _inspect(path, max_pixels, decode):
             if decode:
                 decode_opened(img)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files
-        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["error"] = describe_error(exc)
     else:
         row["readable"] = True
     return row
