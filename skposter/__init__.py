@@ -1,5 +1,6 @@
 """skposter: predict movie genres from posters and metadata, the scikit-learn way."""
 
+from ._persistence import load, save
 from .datasets import load_posters, make_posters, split_by_id
 from .io import PosterLoader, decode_poster, scan_posters
 from .metrics import GenreReport, genre_report
@@ -16,8 +17,10 @@ __all__ = [
     "Resizer",
     "decode_poster",
     "genre_report",
+    "load",
     "load_posters",
     "make_posters",
+    "save",
     "scan_posters",
     "split_by_id",
 ]

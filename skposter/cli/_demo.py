@@ -11,6 +11,7 @@ from ..io import PosterLoader
 from ..metrics import genre_report
 from ..multilabel import PerGenreClassifier
 from ..preprocessing import RGBStatsExtractor
+from ._common import print_written, save_report
 
 
 def add_demo_parser(commands):
@@ -18,19 +19,23 @@ def add_demo_parser(commands):
         "demo",
         help="train and evaluate on synthetic posters (or --data DIR) and print the report",
         description=(
-            "Fit colour statistics plus a per-genre logistic regression on 80%% of the "
+            "Fit colour statistics plus a per-genre logistic regression on 80 % of the "
             "posters (split by a hash of each id) and print the per-genre report on the "
-            "other 20%%, beside the label-prior and stratified baselines."
+            "other 20 %, beside the label-prior and stratified baselines."
         ),
     )
     parser.add_argument("--data", metavar="DIR",
                         help="poster folder (images/ + genres.csv); default: synthetic posters")
-    parser.add_argument("--n-samples", type=int, default=1000,
+    parser.add_argument("--n-samples", type=int, default=1000, metavar="N",
                         help="synthetic posters to generate (default: %(default)s)")
-    parser.add_argument("--n-jobs", type=int, default=None,
+    parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
                         help="threads decoding posters (default: 1)")
-    parser.add_argument("--random-state", type=int, default=0,
+    parser.add_argument("--random-state", type=int, default=0, metavar="SEED",
                         help="seed of the synthetic posters (default: %(default)s)")
+    parser.add_argument("--report-dir", metavar="OUT",
+                        help="also write per_genre.csv, summary.csv, report.md and PNG "
+                             "plots to this folder (plots need matplotlib: pip install "
+                             "\"skposter[plots]\")")
     parser.set_defaults(run=run_demo)
 
 
@@ -62,3 +67,7 @@ def run_demo(args):
     print(report)
     print(f"\nmacro average precision: {report.summary.loc['model', 'macro_ap']:.3f} "
           f"(label prior: {report.summary.loc['prior', 'macro_ap']:.3f})")
+    if args.report_dir is not None:
+        files = save_report(report, args.report_dir, y_true=data.target[test], y_score=score,
+                            title=f"skposter demo: {source}")
+        print_written(files)

@@ -2,8 +2,12 @@
 
 import argparse
 import sys
+import warnings
 
 from ._demo import add_demo_parser
+from ._evaluate import add_evaluate_parser
+from ._predict import add_predict_parser
+from ._train import add_train_parser
 
 
 def build_parser():
@@ -11,18 +15,34 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="skposter",
         description="Predict movie genres from posters with scikit-learn compatible parts.",
+        epilog="Run 'skposter COMMAND --help' for a command's options.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_demo_parser(commands)
+    add_train_parser(commands)
+    add_predict_parser(commands)
+    add_evaluate_parser(commands)
     return parser
 
 
 def main(argv=None):
     """Run the ``skposter`` command; return its exit code."""
     args = build_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        print(f"skposter {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            args.run(args)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            print(f"skposter {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+            return 1
     return 0
+
+
+def _one_line(exc):
+    # Some errors (e.g. PosterReadError) list one file per line.
+    return " ".join(line.strip() for line in str(exc).splitlines())
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    # A terminal user needs the message, not the library line that raised it.
+    print(f"skposter: {category.__name__}: {_one_line(message)}", file=sys.stderr)

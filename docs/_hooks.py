@@ -1,0 +1,27 @@
+"""mkdocs hook: publish benchmarks/results/*.md, which docs/benchmarks.md links to.
+
+The benchmark page links to results relative to the repository
+(``../benchmarks/results/X.md``), so the links work when browsing the repository.
+This hook adds those files to the site under the same relative name from the docs
+root and points the links there, so they work on the site too.
+"""
+
+from pathlib import Path
+
+from mkdocs.structure.files import File
+
+_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+_REPO_LINK, _SITE_LINK = "](../benchmarks/results/", "](benchmarks/results/"
+
+
+def on_files(files, config):
+    for path in sorted(_RESULTS.glob("*.md")):
+        files.append(File.generated(config, f"benchmarks/results/{path.name}",
+                                    abs_src_path=str(path)))
+    return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    if page.file.src_uri == "benchmarks.md":
+        return markdown.replace(_REPO_LINK, _SITE_LINK)
+    return markdown

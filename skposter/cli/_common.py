@@ -1,0 +1,114 @@
+"""Steps shared by the subcommands: model input frames, genre names, report files."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from ..datasets import load_posters, split_by_id
+from ..metrics import write_report
+from ._models import POSTER_COLUMN
+
+
+def model_input(paths, ids=None, metadata=None):
+    """The DataFrame CLI models read: poster paths, then metadata columns by id.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Poster files.
+    ids : sequence of str, default=None
+        Id of each poster, matched with the metadata's ``Id`` column.
+    metadata : pandas.DataFrame, default=None
+        Metadata table with an ``Id`` column; posters without a row get missing values.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    frame = pd.DataFrame({POSTER_COLUMN: [str(p) for p in paths]})
+    if metadata is None:
+        return frame
+    if "Id" not in metadata.columns:
+        raise ValueError(f"the metadata table has no Id column; columns are "
+                         f"{list(metadata.columns)}.")
+    rows = metadata.drop_duplicates("Id").set_index("Id").reindex(list(ids))
+    return frame.join(rows.reset_index(drop=True))
+
+
+def metadata_columns(model):
+    """Metadata columns a fitted CLI model reads (empty for a posters-only model)."""
+    columns = getattr(model, "feature_names_in_", [POSTER_COLUMN])
+    return [c for c in columns if c != POSTER_COLUMN]
+
+
+def load_part(directory, part):
+    """Load a poster folder and pick rows by the fixed split.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Poster folder, as :func:`~skposter.datasets.load_posters` reads.
+    part : {"train", "test", "all"}
+        Rows of :func:`~skposter.datasets.split_by_id`'s train or test part, or all.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        From ``load_posters``.
+    rows, train_rows : ndarray of int
+        Rows of ``part``, and the train part's rows (for baselines).
+    """
+    data = load_posters(directory)
+    train, test = split_by_id(data.ids)
+    rows = {"train": train, "test": test, "all": np.arange(len(data.ids))}[part]
+    if len(rows) == 0:
+        raise ValueError(f"the {part} part of {directory} holds no poster.")
+    return data, rows, train
+
+
+def genre_names(model, n_genres, default=None):
+    """Genre names of a fitted model's outputs.
+
+    Its ``classes_`` when they are names (a model fitted on a DataFrame of genres),
+    else ``default`` when it has ``n_genres`` names, else ``genre_0``, ``genre_1``...
+    """
+    classes = list(getattr(model, "classes_", []))
+    if len(classes) == n_genres and all(isinstance(c, str) for c in classes):
+        return classes
+    if default is not None and len(default) == n_genres:
+        return list(default)
+    return [f"genre_{k}" for k in range(n_genres)]
+
+
+def scores_and_genres(model, X):
+    """``predict_proba`` and ``predict`` of ``X``, running a pipeline's transforms once.
+
+    ``predict`` applies the model's own thresholds (per-genre ones when tuned), which
+    is why it is called rather than cutting the probabilities at 0.5.
+    """
+    if isinstance(model, Pipeline):
+        X, model = model[:-1].transform(X), model[-1]
+    return np.asarray(model.predict_proba(X)), np.asarray(model.predict(X), dtype=int)
+
+
+def save_report(report, directory, *, y_true, y_score, title):
+    """Write the report files; without matplotlib, warn and write the tables only.
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    try:
+        return write_report(report, directory, y_true=y_true, y_score=y_score, title=title)
+    except ImportError as exc:
+        warnings.warn(f"{exc}; writing the tables without plots.", UserWarning, stacklevel=2)
+        return write_report(report, directory, title=title, plots=False)
+
+
+def print_written(files):
+    """List written files under the folder they share."""
+    folder = Path(files[0]).parent
+    print(f"\nwrote to {folder}/: " + ", ".join(Path(f).name for f in files))

@@ -1,0 +1,68 @@
+"""``skposter train``: fit a model kind on a poster folder and save it."""
+
+import time
+from pathlib import Path
+
+from .. import save
+from ._common import load_part, model_input
+from ._models import MODELS, build_model
+
+
+def add_train_parser(commands):
+    kinds = "; ".join(f"{name}: {help}" for name, (_, help) in MODELS.items())
+    parser = commands.add_parser(
+        "train",
+        help="fit a model on a poster folder and save it to a file",
+        description=(
+            "Fit a model on the train part of a poster folder (about 80 % of the "
+            "posters, chosen by a hash of each id, the split skposter.split_by_id makes "
+            "everywhere) and save it with skposter.save. 'skposter evaluate' then "
+            "scores it on the other 20 %. Use --all to fit on every poster instead."
+        ),
+    )
+    parser.add_argument("--data", metavar="DIR", required=True,
+                        help="poster folder: images/ + genres.csv (+ metadata.csv), or "
+                             "the Kaggle layout")
+    parser.add_argument("--model", choices=list(MODELS), default=next(iter(MODELS)),
+                        help=f"model kind (default: %(default)s). {kinds}")
+    parser.add_argument("--metadata", action="store_true",
+                        help="also use DIR/metadata.csv, matched by Id (numbers and "
+                             "frequent categories; posters without a row count as missing)")
+    parser.add_argument("--out", metavar="FILE", required=True,
+                        help="model file to write (its folder must exist)")
+    parser.add_argument("--all", action="store_true",
+                        help="fit on every poster, leaving none for evaluation")
+    parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                        help="parallel jobs, e.g. threads decoding posters (default: 1; "
+                             "-1: all cores)")
+    parser.add_argument("--random-state", type=int, default=0, metavar="SEED",
+                        help="seed of the model's randomness (default: %(default)s)")
+    parser.set_defaults(run=run_train)
+
+
+def run_train(args):
+    # Fitting can take minutes: refuse an unwritable destination before, not after.
+    if not Path(args.out).parent.is_dir():
+        raise FileNotFoundError(f"the folder of --out {args.out} does not exist.")
+    data, rows, _ = load_part(args.data, "all" if args.all else "train")
+    metadata = None
+    if args.metadata:
+        if data.metadata is None:
+            raise FileNotFoundError(f"{args.data} has no metadata.csv; drop --metadata.")
+        metadata = data.metadata
+    X = model_input(data.paths[rows], data.ids[rows], metadata)
+    y = data.frame[data.target_names].iloc[rows]
+    model = build_model(
+        args.model, metadata_columns=list(X.columns[1:]), n_jobs=args.n_jobs,
+        random_state=args.random_state, verbose=1,
+    )
+    part = "every poster" if args.all else "the train part"
+    print(f"skposter train: {args.model} model on {len(rows)} of {len(data.ids)} posters "
+          f"({part}), {len(data.target_names)} genres"
+          + (f", {X.shape[1] - 1} metadata columns" if metadata is not None else ""))
+    start = time.perf_counter()
+    model.fit(X, y)
+    path = save(model, args.out)
+    print(f"fitted in {time.perf_counter() - start:.1f} s; saved to {path}")
+    if not args.all:
+        print(f"next: skposter evaluate --model {path} --data {args.data} --report-dir REPORT")

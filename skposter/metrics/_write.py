@@ -1,0 +1,109 @@
+"""write_report: a GenreReport as CSV tables, a markdown page and PNG plots."""
+
+from pathlib import Path
+
+import numpy as np
+
+from ._plots import _pyplot, plot_genre_scores, plot_precision_recall, plot_threshold_curves
+
+
+def write_report(report, directory, *, y_true=None, y_score=None, thresholds=None,
+                 title="Genre report", plots=True):
+    """Write a genre report into a folder: CSV tables, a markdown page, PNG plots.
+
+    Files written: ``per_genre.csv``, ``summary.csv``, ``report.md`` (both tables,
+    linking the plots) and, with ``plots``, ``genre_scores.png``; given ``y_true`` and
+    ``y_score`` also ``precision_recall.png`` and ``threshold_curves.png``. Existing
+    files of those names are replaced.
+
+    Parameters
+    ----------
+    report : GenreReport
+        From :func:`~skposter.metrics.genre_report`; its genre names label the plots.
+    directory : str or path-like
+        Folder to write into; created if needed.
+    y_true : array-like of shape (n_samples, n_genres), default=None
+        True genres the report was computed on, for the curve plots.
+    y_score : array-like of shape (n_samples, n_genres), default=None
+        Predicted probabilities the report was computed on, for the curve plots.
+    thresholds : float or array-like of shape (n_genres,), default=None
+        Decision thresholds to mark on the F1-threshold curves.
+    title : str, default="Genre report"
+        Heading of ``report.md``.
+    plots : bool, default=True
+        Draw the PNG plots (needs matplotlib: ``pip install "skposter[plots]"``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    ImportError
+        If ``plots`` is True and matplotlib is missing; nothing is written then.
+    """
+    if (y_true is None) != (y_score is None):
+        raise ValueError("pass y_true and y_score together, or neither.")
+    plt = _pyplot() if plots else None
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [directory / "per_genre.csv", directory / "summary.csv"]
+    report.per_genre.to_csv(written[0])
+    report.summary.to_csv(written[1])
+    images = []
+    if plots:
+        names = list(report.per_genre.index)
+        drawings = [("genre_scores.png", "Per-genre scores", lambda: plot_genre_scores(report))]
+        if y_true is not None:
+            drawings += [
+                ("precision_recall.png", "Precision-recall curves",
+                 lambda: plot_precision_recall(y_true, y_score, names)),
+                ("threshold_curves.png", "F1 by threshold",
+                 lambda: plot_threshold_curves(y_true, y_score, names, thresholds)),
+            ]
+        for file_name, caption, draw in drawings:
+            _save_figure(plt, draw().figure, directory / file_name)
+            images.append((file_name, caption))
+    markdown = directory / "report.md"
+    markdown.write_text(_markdown(report, title, images), encoding="utf-8")
+    return written + [markdown] + [directory / name for name, _ in images]
+
+
+def _save_figure(plt, figure, path):
+    try:
+        figure.savefig(path, dpi=100, bbox_inches="tight")
+    finally:
+        # pyplot keeps every figure alive until closed; a loop of reports would leak.
+        plt.close(figure)
+
+
+def _markdown(report, title, images):
+    parts = [
+        f"# {title}",
+        "## Summary",
+        "Rows `prior` (label frequencies as scores) and `stratified` (random genres at "
+        "those frequencies) are baselines: a useful model beats both on `macro_ap` and "
+        "`macro_f1`.",
+        _markdown_table(report.summary),
+        "## Per genre",
+        _markdown_table(report.per_genre),
+        *(f"![{caption}]({name})" for name, caption in images),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def _markdown_table(frame):
+    header = [frame.index.name or "", *map(str, frame.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    # itertuples keeps each column's dtype, so counts stay integers.
+    for label, *values in frame.itertuples(name=None):
+        cells = [str(label), *map(_cell, values)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value):
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    return "n/a" if np.isnan(value) else f"{value:.3f}"
