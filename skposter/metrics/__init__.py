@@ -1,12 +1,15 @@
-"""Scoring multi-label genre predictions: :func:`genre_report`."""
+"""Scoring multi-label genre predictions: :func:`genre_report` and scorers for model
+selection (:data:`GENRE_SCORERS`, :func:`genre_summary_scorer`)."""
 
 from ._plots import (
     plot_genre_scores, plot_history, plot_precision_recall, plot_threshold_curves,
 )
 from ._report import GenreReport, genre_report
+from ._scorers import GENRE_SCORERS, GenreScorer, genre_summary_scorer
 from ._write import write_report
 
 __all__ = [
-    "GenreReport", "genre_report", "plot_genre_scores", "plot_history",
+    "GENRE_SCORERS", "GenreReport", "GenreScorer", "genre_report", "genre_summary_scorer",
+    "plot_genre_scores", "plot_history",
     "plot_precision_recall", "plot_threshold_curves", "write_report",
 ]

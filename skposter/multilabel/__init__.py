@@ -1,5 +1,6 @@
-"""Multi-label genre models: :class:`PerGenreClassifier`."""
+"""Multi-label genre models: :class:`PerGenreClassifier`, :class:`GenreThresholdClassifier`."""
 
 from ._per_genre import PerGenreClassifier
+from ._thresholds import GenreThresholdClassifier
 
-__all__ = ["PerGenreClassifier"]
+__all__ = ["GenreThresholdClassifier", "PerGenreClassifier"]

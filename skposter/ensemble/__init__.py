@@ -1,0 +1,5 @@
+"""Combining genre models: :class:`GenreStackingClassifier`."""
+
+from ._stacking import GenreStackingClassifier
+
+__all__ = ["GenreStackingClassifier"]

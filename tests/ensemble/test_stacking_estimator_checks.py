@@ -1,0 +1,20 @@
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skposter.ensemble import GenreStackingClassifier
+from skposter.multilabel import PerGenreClassifier
+
+# liblinear: lbfgs runs ten times slower when BLAS threads compete for busy cores.
+_LOGISTIC = PerGenreClassifier(LogisticRegression(solver="liblinear"))
+_TREE = PerGenreClassifier(DecisionTreeClassifier(max_depth=3, random_state=0))
+
+
+@parametrize_with_checks([
+    GenreStackingClassifier([("logistic", _LOGISTIC), ("tree", _TREE)], _LOGISTIC, cv=2,
+                            random_state=0),
+    GenreStackingClassifier([("logistic", _LOGISTIC)], _LOGISTIC, meta_features="all",
+                            passthrough=True, cv=2, random_state=0),
+])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
