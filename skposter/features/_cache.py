@@ -47,7 +47,7 @@ def resolve_cache_dir(cache):
     if cache is None:
         return None
     location = getattr(cache, "location", cache)
-    return None if location is None else Path(location)
+    return None if location is None else Path(location).expanduser()
 
 
 class FeatureCache:

@@ -184,7 +184,8 @@ def test_model_choices_come_from_the_registry(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--model {colour,tiny}" in help_text and "tiny: another kind" in help_text
+    assert "--model {colour,cnn-features,stack,tiny}" in help_text
+    assert "tiny: another kind" in help_text
     with pytest.raises(SystemExit):
         main(["train", "--data", ".", "--out", "m", "--model", "large"])
     assert "invalid choice: 'large'" in capsys.readouterr().err
@@ -218,3 +219,22 @@ def test_train_predict_evaluate_on_real_posters(shared_posters, tmp_path, capsys
     assert {p.name for p in out.iterdir()} == REPORT_FILES
     per_genre = pd.read_csv(out / "per_genre.csv", index_col="genre")
     assert len(per_genre) == len(genres.columns) - 2
+
+
+def test_stack_needs_metadata(posters, tmp_path, capsys):
+    out = tmp_path / "stack.skposter"
+    assert main(["train", "--data", str(posters), "--model", "stack", "--out", str(out)]) == 1
+    assert "add --metadata" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["cnn-features", "stack"])
+def test_pretrained_kinds_train_and_evaluate(kind, posters, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SKPOSTER_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / f"{kind}.skposter"
+    assert main(["train", "--data", str(posters), "--model", kind, "--metadata",
+                 "--out", str(path)]) == 0
+    assert main(["evaluate", "--model", str(path), "--data", str(posters),
+                 "--report-dir", str(tmp_path / "report")]) == 0
+    model_ap, prior_ap = _macro_ap(capsys.readouterr().out)
+    assert model_ap > prior_ap + 0.1
