@@ -18,6 +18,7 @@ from skposter import (
     PerGenreClassifier, PosterLoader, RGBStatsExtractor, genre_report, load_posters,
     make_posters, split_by_id,
 )
+from skposter.metrics import GENRE_SCORERS
 
 
 def main():
@@ -42,7 +43,7 @@ def main():
         ("clf", PerGenreClassifier(LogisticRegression(max_iter=1000))),
     ])
     grid = {"colour__bins": [4, 8], "clf__estimator__C": [0.01, 0.1, 1.0]}
-    search = GridSearchCV(pipe, grid, scoring="average_precision", cv=3)
+    search = GridSearchCV(pipe, grid, scoring=GENRE_SCORERS["macro_ap"], cv=3)
     search.fit(X[train], data.target[train])
     print(f"best parameters: {search.best_params_} (CV macro AP {search.best_score_:.3f})")
     report = genre_report(data.target[test], search.predict_proba(X[test]),
