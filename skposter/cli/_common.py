@@ -12,7 +12,7 @@ from ..metrics import write_report
 from ._models import POSTER_COLUMN
 
 
-def model_input(paths, ids=None, metadata=None):
+def model_input(paths, ids=None, metadata=None, *, allow_no_rows=False):
     """The DataFrame CLI models read: poster paths, then metadata columns by id.
 
     Parameters
@@ -22,7 +22,12 @@ def model_input(paths, ids=None, metadata=None):
     ids : sequence of str, default=None
         Id of each poster, matched with the metadata's ``Id`` column.
     metadata : pandas.DataFrame, default=None
-        Metadata table with an ``Id`` column; posters without a row get missing values.
+        Metadata table with an ``Id`` column; posters without a row get missing values,
+        with a warning.
+    allow_no_rows : bool, default=False
+        Accept a table holding none of the posters (then only warn). A folder whose
+        metadata matches none of its posters is a mistake (ids written differently),
+        not missing values; a few new posters to predict may well have no row.
 
     Returns
     -------
@@ -34,7 +39,17 @@ def model_input(paths, ids=None, metadata=None):
     if "Id" not in metadata.columns:
         raise ValueError(f"the metadata table has no Id column; columns are "
                          f"{list(metadata.columns)}.")
-    rows = metadata.drop_duplicates("Id").set_index("Id").reindex(list(ids))
+    ids, known = list(ids), set(metadata["Id"])
+    absent = [i for i in ids if i not in known]
+    if absent and len(absent) == len(ids) and not allow_no_rows:
+        raise ValueError(
+            f"none of the {len(ids)} posters has a row in the metadata table (ids such as "
+            f"{absent[:3]}; the table has {metadata['Id'].head(3).tolist()}).")
+    if absent:
+        warnings.warn(f"{len(absent)} of {len(ids)} posters have no row in the metadata "
+                      f"table (first: {absent[:5]}); their metadata counts as missing.",
+                      UserWarning, stacklevel=2)
+    rows = metadata.drop_duplicates("Id").set_index("Id").reindex(ids)
     return frame.join(rows.reset_index(drop=True))
 
 

@@ -1,5 +1,7 @@
 """``skposter evaluate``: score a saved model on a poster folder and write the report."""
 
+import warnings
+
 from .. import load
 from ..metrics import genre_report
 from ._common import (
@@ -46,6 +48,12 @@ def run_evaluate(args):
     missing = [name for name in names if name not in data.frame.columns]
     if missing:
         raise ValueError(f"{args.data} lacks genres the model predicts: {missing}.")
+    unknown = [name for name in data.target_names if name not in names]
+    if unknown:
+        # Scores of the other genres stay right, but the report must not pass for
+        # one on every genre of the folder.
+        warnings.warn(f"{args.data} has genres the model does not predict: {unknown}; "
+                      "the report leaves them out.", UserWarning, stacklevel=2)
     target = data.frame[names].to_numpy(dtype=int)
     part = "every poster" if args.all else "the test part"
     print(f"skposter evaluate: {args.model} on {len(rows)} posters of {args.data} ({part})\n")

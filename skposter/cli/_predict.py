@@ -3,10 +3,12 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .. import load
+from ..datasets._posters import read_table
+from ..exceptions import PosterReadError
 from ._common import genre_names, metadata_columns, model_input, scores_and_genres
+from ._models import POSTER_COLUMN
 
 
 def add_predict_parser(commands):
@@ -17,7 +19,8 @@ def add_predict_parser(commands):
             "Load a model saved by 'skposter train' (only load files you trust: "
             "loading runs code) and print, for each poster, its genres sorted by "
             "probability; '*' marks the genres the model predicts (its own "
-            "thresholds)."
+            "thresholds). Unreadable posters are named in the error after the "
+            "others are printed."
         ),
     )
     parser.add_argument("--model", metavar="FILE", required=True,
@@ -39,14 +42,27 @@ def run_predict(args):
     if needed:
         if args.metadata is None:
             raise ValueError(f"{args.model} was trained with metadata; pass --metadata CSV.")
-        metadata = pd.read_csv(args.metadata, dtype={"Id": str})
+        metadata = read_table(args.metadata, dtype={"Id": str})
     ids = [Path(p).stem for p in args.posters]
-    X = model_input(args.posters, ids, metadata)
-    scores, predicted = scores_and_genres(model, X)
+    X = model_input(args.posters, ids, metadata, allow_no_rows=True)
+    try:
+        scores, predicted = scores_and_genres(model, X)
+        unreadable = None
+    except PosterReadError as exc:
+        # One bad file must not cost the predictions of the others: print those,
+        # then fail naming every unreadable file.
+        unreadable = exc
+        readable = ~X[POSTER_COLUMN].isin(list(exc.failures)).to_numpy()
+        if not readable.any():
+            raise
+        X = X[readable].reset_index(drop=True)
+        scores, predicted = scores_and_genres(model, X)
     names = genre_names(model, scores.shape[1])
     width = max(map(len, names))
-    for path, score, chosen in zip(args.posters, scores, predicted, strict=True):
+    for path, score, chosen in zip(X[POSTER_COLUMN], scores, predicted, strict=True):
         picked = [names[k] for k in np.flatnonzero(chosen)]
         print(f"{path}: {', '.join(picked) or '(no genre)'}")
         for k in np.argsort(-score, kind="stable")[:args.top]:
             print(f"  {'*' if chosen[k] else ' '} {names[k]:<{width}}  {score[k]:.3f}")
+    if unreadable is not None:
+        raise unreadable

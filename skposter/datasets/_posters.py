@@ -35,6 +35,7 @@ def load_posters(path, *, pattern="{}.jpg", on_missing="raise"):
     on_missing : {"raise", "drop"}, default="raise"
         What to do with label rows whose image file does not exist: raise an error
         naming them, or drop them (with a warning giving their number and first ids).
+        When no row has an image, it raises either way.
 
     Returns
     -------
@@ -43,12 +44,21 @@ def load_posters(path, *, pattern="{}.jpg", on_missing="raise"):
         ``ids``; ``paths`` (image file per row); ``target`` (n, n_genres) 0/1 int;
         ``target_names``; ``metadata`` (the metadata table with its ``Id`` column, or
         None); ``images_dir``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder, its label table or (``on_missing="raise"``) an image is missing.
+    ValueError
+        A table is malformed (naming the file and pandas' reason, e.g. the line with
+        too many fields), has no rows, repeats ids, or a genre column holds values
+        other than 0 and 1 (naming the column, the values and their ids).
     """
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"poster folder {folder} does not exist.")
     images_dir, labels_csv = _find_layout(folder)
-    frame = pd.read_csv(labels_csv, dtype={"Id": str, "Genre": str})
+    frame = read_table(labels_csv, dtype={"Id": str, "Genre": str})
     _check_labels(frame, labels_csv)
     paths = np.array([os.path.join(images_dir, pattern.format(i)) for i in frame["Id"]])
     exists = np.array([os.path.isfile(p) for p in paths], dtype=bool)
@@ -58,13 +68,16 @@ def load_posters(path, *, pattern="{}.jpg", on_missing="raise"):
             f"{len(missing)} of {len(frame)} rows of {labels_csv} have no image in "
             f"{images_dir} (first: {missing[:10]})"
         )
+        if not exists.any():
+            # Dropping every row would return an empty collection: that is an error.
+            raise FileNotFoundError(message + ".")
         if on_missing == "raise":
             raise FileNotFoundError(message + "; pass on_missing='drop' to skip them.")
         warnings.warn(message + "; dropped.", UserWarning, stacklevel=2)
         frame, paths = frame[exists].reset_index(drop=True), paths[exists]
     names = [c for c in frame.columns if c not in _NON_GENRE]
     metadata_csv = folder / "metadata.csv"
-    metadata = pd.read_csv(metadata_csv, dtype={"Id": str}) if metadata_csv.is_file() else None
+    metadata = read_table(metadata_csv, dtype={"Id": str}) if metadata_csv.is_file() else None
     return Bunch(
         frame=frame,
         ids=frame["Id"].to_numpy(dtype=str),
@@ -94,8 +107,21 @@ def _find_layout(folder):
     )
 
 
+def read_table(csv_path, **kwargs):
+    """``pd.read_csv``, but a malformed table raises a ValueError naming the file.
+
+    pandas' own messages (a row with too many fields, an empty file) do not say which
+    file they are about.
+    """
+    try:
+        return pd.read_csv(csv_path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ValueError(f"{csv_path} is not a readable CSV table: {reason}") from exc
+
+
 def _has_label_columns(csv_path):
-    columns = pd.read_csv(csv_path, nrows=0).columns
+    columns = read_table(csv_path, nrows=0).columns
     return "Id" in columns and "Genre" in columns
 
 
@@ -105,15 +131,20 @@ def _check_labels(frame, source):
     duplicated = frame["Id"][frame["Id"].duplicated()].unique().tolist()
     if duplicated:
         raise ValueError(f"{source} repeats ids {duplicated[:10]}; each poster must appear once.")
+    if frame.empty:
+        raise ValueError(f"{source} has no rows; a poster collection needs at least one.")
     names = [c for c in frame.columns if c not in _NON_GENRE]
     if not names:
         raise ValueError(f"{source} has no genre columns besides {list(_NON_GENRE)}.")
     for name in names:
         values = frame[name]
-        if values.isna().any() or not values.isin([0, 1]).all():
-            bad = values[~values.isin([0, 1])].head(3).tolist()
+        # A single text value makes the whole column text: compare numbers, so the
+        # message shows the offending values, not '0' and '1' read as strings.
+        bad = ~pd.to_numeric(values, errors="coerce").isin([0, 1])
+        if bad.any():
             raise ValueError(
-                f"genre column {name!r} of {source} must hold only 0 and 1; found {bad}."
+                f"genre column {name!r} of {source} must hold only 0 and 1; found "
+                f"{values[bad].head(3).tolist()} (ids {frame['Id'][bad].head(3).tolist()})."
             )
 
 

@@ -183,9 +183,9 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         features = np.empty((len(sources), self.n_features_out_), dtype=np.float32)
         todo, keys, cache = np.arange(len(sources)), None, self._feature_cache()
         if cache is not None:
-            keys = map_in_threads(content_key, sources, n_jobs=-1, verbose=self.verbose,
+            keys = map_in_threads(_try_content_key, sources, n_jobs=-1, verbose=self.verbose,
                                   desc="hashing posters")
-            stored = [cache.get(key) for key in keys]
+            stored = [None if key is None else cache.get(key) for key in keys]
             todo = np.asarray([i for i, vector in enumerate(stored) if vector is None], dtype=int)
             for i, vector in enumerate(stored):
                 if vector is not None:
@@ -220,7 +220,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
                 if cache is not None:
                     # Stored batch by batch: a run killed part-way loses one batch at most.
                     for row in rows:
-                        if row not in stream.failures:
+                        if row not in stream.failures and keys[row] is not None:
                             cache.put(keys[row], features[row])
                 done += len(rows)
                 progress.update(len(rows))
@@ -282,6 +282,19 @@ def _sources(X):
         return list(X), None
     paths = resolve_paths(X)
     return paths, paths
+
+
+def _try_content_key(source):
+    """Cache key of a poster, or None when its file cannot be read.
+
+    A missing or unreadable file must not stop the hashing of the others: the stream
+    then fails on it like on any bad file, so the readable posters are still computed
+    and cached, and ``on_error`` decides, with every bad file named at once.
+    """
+    try:
+        return content_key(source)
+    except OSError:
+        return None
 
 
 def _weights_id(weights):

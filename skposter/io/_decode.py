@@ -2,6 +2,8 @@
 
 Decoding rule (the same rule :mod:`skposter._utils._images` applies to arrays):
 
+* the format is read from the file's content, not from its name: a PNG or WebP
+  named ``.jpg`` decodes as what it is, and a text file named ``.jpg`` is refused;
 * the first frame of animated files is used;
 * the EXIF orientation tag is applied, so a rotated phone photo comes out upright;
 * 16-bit and 32-bit integer grey (``I;16*``, ``I``) is scaled from 0-65535 to 0-255;

@@ -141,6 +141,9 @@ class PerGenreClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _encode_target(self, y):
         names = list(y.columns) if isinstance(y, pd.DataFrame) else None
         y_arr = np.asarray(y)
+        if y_arr.ndim and len(y_arr) == 0:
+            # Every genre would silently fall back to a prior of no data.
+            raise ValueError(f"y has 0 samples (shape {y_arr.shape}); at least 1 is required.")
         if y_arr.ndim == 2 and y_arr.shape[1] == 1 and not np.isin(y_arr, (0, 1)).all():
             warnings.warn("A column-vector y was passed when a 1d array was expected; it "
                           "is read as class labels.", DataConversionWarning, stacklevel=3)

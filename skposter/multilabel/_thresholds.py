@@ -21,6 +21,8 @@ _STRATEGIES = ("per_genre", "global")
 # Named metrics; the genre-coupled ones have no per-genre optimum.
 _SCORINGS = ("macro_f1", "micro_f1", "samples_f1")
 _COUPLED = ("micro_f1", "samples_f1")
+# Start of PerGenreClassifier's warning about genres predicting their prior.
+_FALLBACK_WARNING = r"genres \[.*\] have fewer than min_support="
 
 
 class GenreThresholdClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -314,6 +316,8 @@ def check_genre_matrix(y):
     if Y.ndim != 2 or Y.shape[1] == 0:
         raise ValueError(
             f"y must be a (n_samples, n_genres) 0/1 genre matrix, got shape {Y.shape}.")
+    if len(Y) == 0:
+        raise ValueError(f"y has 0 samples (shape {Y.shape}); at least 1 is required.")
     bad = [names[k] if names else k for k in range(Y.shape[1])
            if pd.isna(Y[:, k]).any() or not np.isin(Y[:, k], (0, 1)).all()]
     if bad:
@@ -342,9 +346,17 @@ def check_genre_cv(cv, y, random_state):
 
 
 def out_of_fold_proba(estimator, X, y, *, cv, n_jobs=None, params=None):
-    """Out-of-fold ``predict_proba`` of ``estimator``, as one 2-D array."""
-    proba = cross_val_predict(estimator, X, y, cv=cv, n_jobs=n_jobs,
-                              method="predict_proba", params=params)
+    """Out-of-fold ``predict_proba`` of ``estimator``, as one 2-D array.
+
+    :class:`PerGenreClassifier`'s warnings about genres falling back to their prior
+    are silenced in the folds: ``cross_val_predict`` hands the folds ``y`` as an
+    array, so they would name genres by column number ("genres [1]"), and the
+    callers refit on all the data, which warns with the genre names.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_FALLBACK_WARNING, category=UserWarning)
+        proba = cross_val_predict(estimator, X, y, cv=cv, n_jobs=n_jobs,
+                                  method="predict_proba", params=params)
     return genre_proba(proba)
 
 

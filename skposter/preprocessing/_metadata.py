@@ -28,7 +28,8 @@ def make_metadata_preprocessor(
 
     * numbers: ``log`` columns through ``log1p`` (heavy tails such as budgets),
       then median imputation, a missing-value indicator for each column with
-      missing values in fit, and standard scaling (indicators included);
+      missing values in fit, and standard scaling (indicators included); a column
+      without any value in fit is dropped, with scikit-learn's warning naming it;
     * categories: one-hot, a missing value being a category of its own and
       categories unseen in fit encoded as all zeros;
     * keywords: ``|``-separated lists to binary keyword columns (lower-cased,
@@ -101,7 +102,11 @@ def _keyword_pipeline():
 
 
 def _as_finite_float(X):
-    """``X`` as floats (NaN kept), or a ValueError naming the column that is not."""
+    """``X`` as floats (NaN kept), or a ValueError naming the column that is not.
+
+    Returns a DataFrame with the columns' names: the imputer then knows them, so its
+    warning about a column without any value in fit names the column, not its index.
+    """
     frame = pd.DataFrame(X)
     values = np.empty(frame.shape)
     for k, column in enumerate(frame.columns):
@@ -116,15 +121,15 @@ def _as_finite_float(X):
         if np.isinf(converted).any():
             raise ValueError(f"numeric column {column!r} holds infinite values.")
         values[:, k] = converted
-    return values
+    return pd.DataFrame(values, columns=frame.columns, index=frame.index)
 
 
 def _log1p_checked(X):
     """``log1p`` of ``X``, or a ValueError naming the columns with negative values."""
     values = _as_finite_float(X)
-    negative = (values < 0).any(axis=0)
+    negative = (values < 0).any(axis=0).to_numpy()
     if negative.any():
-        names = list(pd.DataFrame(X).columns[negative])
+        names = list(values.columns[negative])
         raise ValueError(f"log columns {names} hold negative values; log1p needs values >= 0.")
     return np.log1p(values)
 
