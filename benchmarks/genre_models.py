@@ -1,0 +1,224 @@
+"""Genre models side by side on the fixed 80/20 split of the real posters.
+
+Usage: python benchmarks/genre_models.py [--data ../shared/posters] [--n-jobs 2]
+
+Poster rows use every poster (split by id); metadata rows use the posters with a
+metadata row, split the same way. Scores are over genres with at least 10 training
+posters in the rows' own training part. EfficientNet-Lite0 features are cached in the
+user cache directory, so a rerun does not extract them again.
+
+Writes benchmarks/results/genre_models.json and .md.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from skposter import (
+    PerGenreClassifier, PosterLoader, RGBStatsExtractor, genre_report, load_posters, split_by_id,
+)
+from skposter._utils._cache import user_cache_dir
+from skposter.ensemble import GenreStackingClassifier
+from skposter.features import CNNFeatureExtractor
+from skposter.multilabel import GenreThresholdClassifier
+from skposter.preprocessing import make_metadata_preprocessor
+
+HERE = Path(__file__).resolve().parent
+MIN_TRAIN_POSITIVES = 10
+COLUMNS = ["macro_ap", "micro_f1", "macro_f1", "samples_f1"]
+# Every number of the IMDb table; counts and money are heavy-tailed, hence log1p.
+NUMERIC = ("duration", "budget", "gross", "title_year", "imdb_score", "num_voted_users",
+           "num_critic_for_reviews", "num_user_for_reviews", "facenumber_in_poster",
+           "aspect_ratio", "movie_facebook_likes", "director_facebook_likes",
+           "cast_total_facebook_likes")
+LOG = ("budget", "gross", "num_voted_users", "num_critic_for_reviews", "num_user_for_reviews",
+       "movie_facebook_likes", "director_facebook_likes", "cast_total_facebook_likes")
+CATEGORICAL = ("content_rating", "country", "language", "color")
+
+
+def lite0(n_jobs):
+    """Lite0 features of the poster column, cached per poster."""
+    return ColumnTransformer([("poster", CNNFeatureExtractor(cache=user_cache_dir()),
+                               ["poster"])])
+
+
+def poster_lr(n_jobs, class_weight="balanced"):
+    return make_pipeline(lite0(n_jobs), StandardScaler(), PerGenreClassifier(
+        LogisticRegression(C=0.003, max_iter=2000), class_weight=class_weight, n_jobs=n_jobs))
+
+
+def colour_rf(n_jobs):
+    return make_pipeline(
+        ColumnTransformer([("poster", make_pipeline(PosterLoader(column="poster", n_jobs=n_jobs),
+                                                    RGBStatsExtractor()), ["poster"])]),
+        PerGenreClassifier(RandomForestClassifier(n_estimators=300, min_samples_leaf=3,
+                                                  n_jobs=n_jobs, random_state=0)),
+    )
+
+
+def metadata_numbers(n_jobs=None):
+    return make_metadata_preprocessor(numeric=NUMERIC, categorical=CATEGORICAL, keywords=None,
+                                      log=LOG)
+
+
+def metadata_rf(n_jobs):
+    return make_pipeline(metadata_numbers(), PerGenreClassifier(
+        RandomForestClassifier(n_estimators=300, min_samples_leaf=3, n_jobs=n_jobs,
+                               random_state=0)))
+
+
+def metadata_svc(n_jobs):
+    # SVC(probability=True) is deprecated in scikit-learn 1.9 for this spelling.
+    return make_pipeline(metadata_numbers(), PerGenreClassifier(
+        CalibratedClassifierCV(SVC(), ensemble=False), n_jobs=n_jobs))
+
+
+def keywords_lr(n_jobs):
+    return make_pipeline(
+        make_metadata_preprocessor(numeric=(), categorical=(), keywords="plot_keywords", log=()),
+        PerGenreClassifier(LogisticRegression(C=0.1, max_iter=2000), n_jobs=n_jobs))
+
+
+def stacking(n_jobs):
+    bases = [("poster", poster_lr(n_jobs)), ("metadata_rf", metadata_rf(n_jobs)),
+             ("keywords", keywords_lr(n_jobs)), ("metadata_svc", metadata_svc(n_jobs))]
+    return GenreStackingClassifier(bases, cv=5, random_state=0)
+
+
+def tuned(model, scoring="macro_f1", thresholds="per_genre"):
+    # Three inner folds: around a stack that has its own five, five would cost 36 fits.
+    return GenreThresholdClassifier(model, thresholds=thresholds, scoring=scoring, cv=3,
+                                    random_state=0)
+
+
+class MeanOfProbabilities:
+    """The plain mean of several models' probabilities (the reference's ~0.42-0.46)."""
+
+    def __init__(self, models):
+        self.models = models
+
+    def fit(self, X, y):
+        for model in self.models:
+            model.fit(X, y)
+        return self
+
+    def predict_proba(self, X):
+        return np.mean([model.predict_proba(X) for model in self.models], axis=0)
+
+    def predict(self, X):
+        return (self.predict_proba(X) >= 0.5).astype(int)
+
+
+def table(data, rows):
+    """Model input: the poster path column then the metadata columns, by row."""
+    frame = pd.DataFrame({"poster": data.paths[rows]}, index=data.ids[rows])
+    if data.metadata is not None:
+        metadata = data.metadata.set_index("Id").reindex(data.ids[rows])
+        frame = frame.join(metadata)
+    return frame.reset_index(drop=True)
+
+
+def evaluate(name, model, X, Y, train, test, names):
+    start = time.perf_counter()
+    model.fit(X.iloc[train], Y[train])
+    seconds = time.perf_counter() - start
+    proba = model.predict_proba(X.iloc[test])
+    predicted = model.predict(X.iloc[test])
+    report = genre_report(Y[test], proba, y_pred=predicted, target_names=names,
+                          y_prior=Y[train])
+    row = report.summary.loc["model", COLUMNS].round(3).to_dict()
+    row["fit_seconds"] = round(seconds, 1)
+    print(f"{name}: {row}", flush=True)
+    return row, report
+
+
+def subset(data, rows):
+    """Targets restricted to genres with enough training posters among ``rows``."""
+    train, test = split_by_id(data.ids[rows])
+    kept = data.target[rows][train].sum(axis=0) >= MIN_TRAIN_POSITIVES
+    names = [n for n, k in zip(data.target_names, kept) if k]
+    return data.target[rows][:, kept], train, test, names
+
+
+def run(data_dir, n_jobs):
+    data = load_posters(data_dir)
+    result = {"posters": {}, "metadata_subset": {}}
+
+    every = np.arange(len(data.ids))
+    X = table(data, every)
+    Y, train, test, names = subset(data, every)
+    result["posters_split"] = {"n_train": len(train), "n_test": len(test), "n_genres": len(names)}
+    posters = {
+        "colour stats + RandomForest": colour_rf(n_jobs),
+        "Lite0 + LogisticRegression, threshold 0.5": poster_lr(n_jobs),
+        "Lite0 + LogisticRegression, tuned thresholds": tuned(poster_lr(n_jobs)),
+        "Lite0 + unweighted LogisticRegression, threshold 0.5": poster_lr(n_jobs, None),
+        "Lite0 + unweighted LogisticRegression, tuned thresholds": tuned(poster_lr(n_jobs, None)),
+    }
+    for name, model in posters.items():
+        result["posters"][name], report = evaluate(name, model, X, Y, train, test, names)
+    result["posters"]["label prior"] = report.summary.loc["prior", COLUMNS].round(3).to_dict()
+
+    with_metadata = np.flatnonzero(np.isin(data.ids, data.metadata["Id"]))
+    X = table(data, with_metadata)
+    Y, train, test, names = subset(data, with_metadata)
+    result["metadata_split"] = {"n_train": len(train), "n_test": len(test),
+                                "n_genres": len(names)}
+    models = {
+        "Lite0 + LogisticRegression (poster only)": poster_lr(n_jobs),
+        "metadata RandomForest": metadata_rf(n_jobs),
+        "metadata SVC": metadata_svc(n_jobs),
+        "plot keywords bag of words + LogisticRegression": keywords_lr(n_jobs),
+        "mean of poster, RandomForest and keyword probabilities": MeanOfProbabilities(
+            [poster_lr(n_jobs), metadata_rf(n_jobs), keywords_lr(n_jobs)]),
+        "stacking (poster + RandomForest + keywords + SVC)": stacking(n_jobs),
+        "stacking, one threshold tuned for micro-F1": tuned(stacking(n_jobs), "micro_f1",
+                                                            "global"),
+    }
+    for name, model in models.items():
+        result["metadata_subset"][name], report = evaluate(name, model, X, Y, train, test, names)
+    result["metadata_subset"]["label prior"] = (
+        report.summary.loc["prior", COLUMNS].round(3).to_dict())
+    return result
+
+
+def to_markdown(result):
+    header = ["| model | macro AP | micro-F1 | macro-F1 | samples-F1 | fit (s) |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    lines = []
+    for part, split in (("posters", "posters_split"), ("metadata_subset", "metadata_split")):
+        info = result[split]
+        lines += ["", f"**{part.replace('_', ' ')}**: {info['n_train']} train / {info['n_test']} "
+                      f"test posters, {info['n_genres']} genres scored", ""] + header
+        for name, row in result[part].items():
+            cells = [f"{row[c]:.3f}" for c in COLUMNS] + [str(row.get("fit_seconds", ""))]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines).lstrip() + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(HERE.parent.parent / "shared" / "posters"))
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args()
+    result = run(args.data, args.n_jobs)
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "genre_models.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "genre_models.md").write_text(to_markdown(result))
+    print(to_markdown(result))
+
+
+if __name__ == "__main__":
+    main()
