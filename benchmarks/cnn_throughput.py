@@ -1,0 +1,177 @@
+"""Throughput and memory of CNNFeatureExtractor against the seed notebooks' way.
+
+Usage: python benchmarks/cnn_throughput.py [--data ../shared/posters] [--n 1000]
+
+Same backbone (EfficientNet-Lite0, ImageNet weights), same 224x224 input, one process,
+measured side by side, each timing repeated and the best kept:
+
+(a) seed: a PIL loop decoding and resizing every poster into one array, then
+    ``model.predict`` on its float32 copy;
+(b) skposter: ``CNNFeatureExtractor.transform(paths)`` (streamed through tf.data);
+(c) ceiling: the backbone's forward pass alone on pre-decoded uint8 batches;
+(d) cached: (b) again with ``cache=`` already filled.
+
+At two poster sizes: the shared posters (182x268) and 500x750 JPEG copies of them
+(TMDb's common size) written to a temporary folder. Peak RSS of (b) and (a) is taken
+at 1,000 and 5,000 posters, each in a fresh process.
+
+Writes benchmarks/results/cnn_throughput.json and .md.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from skposter import load_posters
+from skposter.features import CNNFeatureExtractor, get_backbone
+
+HERE = Path(__file__).resolve().parent
+BACKBONE = "efficientnet_lite0"
+SIZE = 224
+REPEATS = 2
+
+
+def seed_way(paths, runtime):
+    """The notebooks' loop: decode everything into one array, then predict."""
+    images = np.stack([np.asarray(Image.open(p).convert("RGB").resize((SIZE, SIZE)))
+                       for p in paths])
+    inputs = get_backbone(BACKBONE).preprocess_input(images.astype("float32"))
+    return runtime.model.predict(inputs, batch_size=32, verbose=0)
+
+
+def ceiling(batches, runtime):
+    return [runtime.forward(batch).numpy() for batch in batches]
+
+
+def best_rate(n, func, *args):
+    seconds = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        func(*args)
+        seconds.append(time.perf_counter() - start)
+    return n / min(seconds)
+
+
+def upscaled_copies(paths, folder):
+    copies = []
+    for path in paths:
+        target = Path(folder) / Path(path).name
+        Image.open(path).convert("RGB").resize((500, 750), Image.Resampling.BICUBIC).save(
+            target, quality=90)
+        copies.append(str(target))
+    return copies
+
+
+def measure_size(paths, label):
+    import tensorflow as tf
+
+    extractor = CNNFeatureExtractor(BACKBONE).fit()
+    runtime = extractor._runtime()
+    # Warm both paths so tracing is not timed.
+    seed_way(paths[:64], runtime)
+    extractor.transform(paths[:64])
+    batches = [tf.constant(np.stack([np.asarray(Image.open(p).convert("RGB").resize((SIZE, SIZE)))
+                                     for p in paths[i:i + 32]]))
+               for i in range(0, len(paths), 32)]
+    rates = {}
+    for _ in range(REPEATS):  # interleaved, so machine noise hits all three alike
+        for name, func, arg in (("a_seed", seed_way, paths),
+                                ("b_skposter", extractor.transform, paths),
+                                ("c_ceiling", ceiling, batches)):
+            args = (arg, runtime) if name != "b_skposter" else (arg,)
+            rates[name] = max(rates.get(name, 0), best_rate(len(paths), func, *args))
+    with tempfile.TemporaryDirectory() as cache:
+        cached = CNNFeatureExtractor(BACKBONE, cache=cache).fit()
+        cached.transform(paths)
+        rates["d_cached"] = best_rate(len(paths), cached.transform, paths)
+    rates = {k: round(v, 1) for k, v in rates.items()}
+    print(label, rates, flush=True)
+    return {
+        "posters": len(paths),
+        "posters_per_second": rates,
+        "b_over_a": round(rates["b_skposter"] / rates["a_seed"], 2),
+        "b_over_c": round(rates["b_skposter"] / rates["c_ceiling"], 2),
+    }
+
+
+def peak_rss_child(way, n, data_dir):
+    """Run one way on n posters in this fresh process; print peak RSS in MiB."""
+    paths = list(load_posters(data_dir).paths[:n])
+    extractor = CNNFeatureExtractor(BACKBONE).fit()
+    if way == "skposter":
+        extractor.transform(paths)
+    else:
+        seed_way(paths, extractor._runtime())
+    # VmHWM belongs to this process image; ru_maxrss would carry the parent's peak
+    # over from fork.
+    status = Path("/proc/self/status").read_text()
+    print(int(status.split("VmHWM:")[1].split()[0]) / 1024)
+
+
+def peak_rss(way, n, data_dir):
+    out = subprocess.run([sys.executable, __file__, "--rss-child", way, str(n), "--data",
+                          str(data_dir)], capture_output=True, text=True, check=True)
+    return round(float(out.stdout.strip().splitlines()[-1]), 1)
+
+
+def run(data_dir, n):
+    paths = list(load_posters(data_dir).paths[:n])
+    result = {"backbone": BACKBONE, "input_size": SIZE, "repeats": REPEATS}
+    result["small_182x268"] = measure_size(paths, "small")
+    with tempfile.TemporaryDirectory() as folder:
+        result["large_500x750"] = measure_size(upscaled_copies(paths, folder), "large")
+    rss = {f"{way}_{count}": peak_rss(way, count, data_dir)
+           for way in ("skposter", "seed") for count in (1000, 5000)}
+    rss["skposter_5000_over_1000"] = round(rss["skposter_5000"] / rss["skposter_1000"], 2)
+    rss["seed_5000_over_1000"] = round(rss["seed_5000"] / rss["seed_1000"], 2)
+    result["peak_rss_mib"] = rss
+    print(rss, flush=True)
+    return result
+
+
+def to_markdown(result):
+    lines = [f"Backbone {result['backbone']} at {result['input_size']} px, posters per second "
+             f"(best of {result['repeats']}, measured side by side in one process).", "",
+             "| posters | (a) seed loop + predict | (b) skposter stream | (c) forward ceiling "
+             "| (d) cached rerun | b/a | b/c |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for key in ("small_182x268", "large_500x750"):
+        row, rates = result[key], result[key]["posters_per_second"]
+        lines.append(f"| {key} ({row['posters']}) | {rates['a_seed']} | {rates['b_skposter']} | "
+                     f"{rates['c_ceiling']} | {rates['d_cached']} | {row['b_over_a']} | "
+                     f"{row['b_over_c']} |")
+    rss = result["peak_rss_mib"]
+    lines += ["", "| peak RSS (MiB) | 1,000 posters | 5,000 posters | ratio |",
+              "| --- | --- | --- | --- |",
+              f"| (b) skposter | {rss['skposter_1000']} | {rss['skposter_5000']} | "
+              f"{rss['skposter_5000_over_1000']} |",
+              f"| (a) seed | {rss['seed_1000']} | {rss['seed_5000']} | "
+              f"{rss['seed_5000_over_1000']} |"]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(HERE.parent.parent / "shared" / "posters"))
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--rss-child", nargs=2, metavar=("WAY", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        peak_rss_child(args.rss_child[0], int(args.rss_child[1]), args.data)
+        return
+    result = run(args.data, args.n)
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "cnn_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "cnn_throughput.md").write_text(to_markdown(result))
+    print(to_markdown(result))
+
+
+if __name__ == "__main__":
+    main()

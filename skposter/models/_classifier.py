@@ -1,0 +1,700 @@
+"""KerasPosterClassifier: a CNN trained end to end on posters, as a scikit-learn classifier."""
+
+import contextlib
+import copy
+import numbers
+import os
+import random
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from scikeras.wrappers import BaseWrapper, KerasClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._tags import ClassifierTags
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import check_consistent_length
+
+from .._utils._images import check_size
+from ..features._backbones import BACKBONES, get_backbone
+from ..features._device import plan_devices
+from ..io._stream import PosterStream
+from ._architectures import (
+    ARCHITECTURES, DEFAULTS, NetworkSpec, backbone_of, build_network, unfreeze_top,
+)
+from ._data import (
+    FailureCheck, TargetEncoder, as_sources, as_target_array, evaluation_dataset, raise_or_warn,
+    sized_in_memory, training_dataset,
+)
+from ._losses import FocalLoss, GenreBinaryCrossentropy, SoftF1Loss
+
+_LOSSES = {"auto", "binary_crossentropy", "categorical_crossentropy", "focal", "soft_f1"}
+# Largest seed drawn from a RandomState: numpy and Keras both take 32-bit seeds.
+_MAX_SEED = 2**31 - 1
+
+
+class KerasPosterClassifier(KerasClassifier):
+    """A convolutional network trained on posters, with the scikit-learn classifier API.
+
+    Built on scikeras' ``KerasClassifier``, with the tags scikit-learn needs to treat it
+    as a (multi-label) classifier, so it works in ``Pipeline``, ``GridSearchCV``,
+    ``cross_val_score``, ``StackingClassifier``, ``VotingClassifier(voting="soft")`` and
+    ``CalibratedClassifierCV``. Posters stream through ``tf.data``
+    (:class:`~skposter.io.PosterStream`): paths are decoded and resized in parallel
+    with training, so the collection never has to fit in memory.
+
+    Targets are a 0/1 genre matrix (one sigmoid per genre) or 1-D class labels (one
+    softmax). Training holds back ``validation_split`` of the *training* data to stop
+    early and lower the learning rate on plateaus, keeping the best epoch's weights.
+
+    Parameters
+    ----------
+    architecture : {"seed_cnn", "small_cnn", "transfer"} or callable, default="seed_cnn"
+        ``"seed_cnn"``: four conv/batch-norm/max-pool blocks (32@7x7, 32@5x5, 64@3x3,
+        64@3x3), dropout, dense 128 and 64. ``"small_cnn"``: one or two 3x3 conv blocks
+        (as many as ``filters``), global average pooling, dense 64. ``"transfer"``: the
+        pretrained ``backbone``, frozen, global pooling, dense 256, output.
+        A callable ``builder(input_shape, n_outputs, activation)`` returns a
+        ``keras.Model`` from float images in [0, 1] to ``n_outputs`` probabilities.
+    input_size : int or (height, width), default=None
+        Size posters are resized to. None: 128x85 (posters' 3:2 shape) for the CNNs and
+        user builders, the backbone's training size for ``"transfer"``.
+    resize_mode : {"stretch", "crop", "pad"}, default="stretch"
+        Aspect-ratio handling, as in :class:`~skposter.preprocessing.Resizer`.
+    filters : tuple of int, default=None
+        Convolution widths, one per conv block; None is the architecture's default.
+    kernel_sizes : tuple of int, default=None
+        Kernel side per conv block; None is 7, 5, 3, 3 (seed_cnn) or 3 (small_cnn).
+    dense_units : tuple of int, default=None
+        Widths of the hidden dense layers; None is the architecture's default.
+    dropout : float, default=0.25
+        Dropout after the conv blocks and after each hidden dense layer. Networks
+        trained from scratch on a few thousand posters underfit in a few epochs with
+        more (0.5 kept ``seed_cnn`` at the label prior on the real posters).
+    backbone : str, default="efficientnet_lite0"
+        Pretrained network of ``"transfer"``, one of ``skposter.features.BACKBONES``.
+    backbone_weights : {"imagenet", None} or path, default="imagenet"
+        Its weights: ImageNet, random, or a Keras weights file.
+    pooling : {"avg", "max"}, default="avg"
+        Global pooling of the backbone's last feature map.
+    fine_tune_layers : int or str, default=0
+        After the head has converged, unfreeze the backbone's top layers: this many,
+        or from the layer with this name (or name prefix, e.g. ``"block7a"`` or
+        ``"top_conv"`` in EfficientNet-Lite) up. Batch norms stay frozen, in inference
+        mode. Training then goes on at ``fine_tune_learning_rate``. ``"transfer"``
+        only; 0 does not fine-tune.
+    fine_tune_epochs : int, default=10
+        Most epochs of the fine-tuning phase (early stopping applies).
+    fine_tune_learning_rate : float, default=1e-5
+        Learning rate of the fine-tuning phase.
+    flip : bool, default=True
+        Random horizontal flips in training.
+    shift : float, default=0.1
+        Largest random shift in training, as a fraction of height and width; 0 turns
+        it off.
+    zoom : float, default=0.1
+        Largest random zoom in or out in training; 0 turns it off.
+    loss : {"auto", "binary_crossentropy", "categorical_crossentropy", "focal", \
+"soft_f1"} or keras.losses.Loss, default="auto"
+        ``"auto"`` is binary cross-entropy for a genre matrix, categorical
+        cross-entropy for class labels. See :class:`GenreBinaryCrossentropy`,
+        :class:`FocalLoss`, :class:`SoftF1Loss`.
+    class_weight : {"balanced"}, dict or None, default=None
+        ``"balanced"``: for a genre matrix, each genre's positives and negatives weigh
+        inversely to their frequency in that genre's training column (in the loss; not
+        with ``"soft_f1"``, which weighs genres equally already); for class labels,
+        sample weights as in scikit-learn. A dict maps class labels to weights (class
+        labels only).
+    optimizer : str, default="adam"
+        A Keras optimizer name.
+    learning_rate : float, default=1e-3
+    batch_size : int, default=32
+        Posters per training and prediction batch (over all devices).
+    epochs : int, default=30
+        Most epochs (of the head, for ``"transfer"``); early stopping usually ends
+        sooner.
+    validation_split : float, default=0.1
+        Share of the training data held back (at random, from ``random_state``) to
+        monitor: early stopping after ``patience`` epochs without a better validation
+        loss, learning rate halved after ``patience // 2``. 0 trains on all of it for
+        ``epochs`` epochs.
+    patience : int, default=5
+    callbacks : list of keras.callbacks.Callback, default=None
+        Extra callbacks; copies are used in each fit.
+    device : {"auto", "cpu", "gpu"} or "gpu:N", default="auto"
+        ``"auto"`` uses every GPU when there is one (mirrored), else the CPU.
+    precision : {"auto", "float32", "mixed_float16", "mixed_bfloat16"}, default="auto"
+        ``"auto"``: mixed float16 on GPUs, float32 on the CPU.
+    on_error : {"raise", "blank"}, default="raise"
+        Unreadable poster files: raise :class:`~skposter.exceptions.PosterReadError`
+        (in training, at the first one met), or use a blank poster with a warning.
+    warm_start : bool, default=False
+        Continue training the fitted network in the next ``fit`` instead of building a
+        new one.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initial weights, dropout, augmentation, the validation split and the
+        order of each epoch: with an int, two fits on the CPU predict the same.
+    verbose : int, default=0
+        Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Genre names from a DataFrame target's columns, else ``0 .. n_genres - 1``; the
+        sorted class labels of a 1-D target.
+    model_ : keras.Model
+        The trained network: uint8 posters of ``input_size_`` in, probabilities out.
+    history_ : dict of str -> list of float
+        Per-epoch ``loss`` (and ``val_loss``, ``learning_rate``), fine-tuning epochs
+        after the head's.
+    fine_tune_start_ : int or None
+        Index in ``history_`` of the first fine-tuning epoch.
+    input_size_ : tuple of int
+        ``(height, width)`` posters are resized to.
+    device_plan_ : DevicePlan
+        Devices and precision the network runs with.
+    n_features_in_ : int
+        1: each sample is one poster.
+
+    Notes
+    -----
+    Paths are decoded again at every epoch, so memory stays flat however many posters
+    there are; on a CPU with few cores, decoding competes with training, and posters
+    that fit in memory train faster as arrays (decoded once, e.g. by
+    :class:`~skposter.io.PosterLoader`). Arrays of another size than ``input_size`` are
+    resized once per fit, into a copy.
+
+    Pickles (and :func:`skposter.save` files) hold the network's weights, not a Keras
+    object: unpickling rebuilds the network from the parameters and sets the weights,
+    on this machine's devices. The optimizer state is not kept, so a warm start after
+    unpickling starts a fresh optimizer.
+
+    Examples
+    --------
+    >>> from skposter.datasets import make_posters
+    >>> from skposter.models import KerasPosterClassifier
+    >>> data = make_posters(40, n_genres=3, size=(32, 24), random_state=0)
+    >>> model = KerasPosterClassifier("small_cnn", input_size=(32, 24), epochs=2,
+    ...                               random_state=0).fit(data.images, data.target)
+    >>> model.predict_proba(data.images).shape
+    (40, 3)
+    """
+
+    _estimator_type = "classifier"
+
+    _parameter_constraints = {
+        "architecture": [StrOptions(set(ARCHITECTURES)), callable],
+        "input_size": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, None],
+        "resize_mode": [StrOptions({"stretch", "crop", "pad"})],
+        "filters": [tuple, list, None],
+        "kernel_sizes": [tuple, list, None],
+        "dense_units": [tuple, list, None],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "backbone": [StrOptions(set(BACKBONES))],
+        "backbone_weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
+        "pooling": [StrOptions({"avg", "max"})],
+        "fine_tune_layers": [Interval(numbers.Integral, 0, None, closed="left"), str],
+        "fine_tune_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "fine_tune_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "flip": ["boolean"],
+        "shift": [Interval(numbers.Real, 0, 1, closed="left")],
+        "zoom": [Interval(numbers.Real, 0, 1, closed="left")],
+        "loss": [StrOptions(_LOSSES), keras.losses.Loss],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "optimizer": [str],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "validation_split": [Interval(numbers.Real, 0, 1, closed="left")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "device": [str],
+        "precision": [StrOptions({"auto", "float32", "mixed_float16", "mixed_bfloat16"})],
+        "on_error": [StrOptions({"raise", "blank"})],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        architecture="seed_cnn",
+        *,
+        input_size=None,
+        resize_mode="stretch",
+        filters=None,
+        kernel_sizes=None,
+        dense_units=None,
+        dropout=0.25,
+        backbone="efficientnet_lite0",
+        backbone_weights="imagenet",
+        pooling="avg",
+        fine_tune_layers=0,
+        fine_tune_epochs=10,
+        fine_tune_learning_rate=1e-5,
+        flip=True,
+        shift=0.1,
+        zoom=0.1,
+        loss="auto",
+        class_weight=None,
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size=32,
+        epochs=30,
+        validation_split=0.1,
+        patience=5,
+        callbacks=None,
+        device="auto",
+        precision="auto",
+        on_error="raise",
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        # scikeras' __init__ is not called: it would turn every attribute it sets
+        # (model, build_fn, metrics...) into a parameter this class does not have.
+        self.architecture = architecture
+        self.input_size = input_size
+        self.resize_mode = resize_mode
+        self.filters = filters
+        self.kernel_sizes = kernel_sizes
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.backbone = backbone
+        self.backbone_weights = backbone_weights
+        self.pooling = pooling
+        self.fine_tune_layers = fine_tune_layers
+        self.fine_tune_epochs = fine_tune_epochs
+        self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.flip = flip
+        self.shift = shift
+        self.zoom = zoom
+        self.loss = loss
+        self.class_weight = class_weight
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.validation_split = validation_split
+        self.patience = patience
+        self.callbacks = callbacks
+        self.device = device
+        self.precision = precision
+        self.on_error = on_error
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # scikeras reads parameters from __dict__ and routes "optimizer__lr"-style ones;
+    # these are explicit constructor parameters, validated like scikit-learn's own.
+    _get_param_names = BaseEstimator.__dict__["_get_param_names"]
+    set_params = BaseEstimator.set_params
+    __repr__ = BaseEstimator.__repr__
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on posters and their genres (or class labels).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, C), list of image arrays, or paths
+            uint8 images (any sizes; resized to ``input_size``), or poster paths (a
+            list, array, Series or one-column DataFrame), streamed from disk.
+        y : array-like or DataFrame of shape (n_samples, n_genres), or (n_samples,)
+            0/1 genre matrix (a DataFrame's columns name the genres), or class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each poster in the loss; zero-weight posters are left out.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
+                             "target y is None.")
+        continuing = self.warm_start and self.initialized_
+        initial_epoch = self.current_epoch if continuing else 0
+        BaseWrapper.fit(self, X, y, sample_weight=sample_weight, epochs=self.epochs,
+                        initial_epoch=initial_epoch)
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train one more epoch on ``(X, y)``, building the network on the first call.
+
+        No validation split, early stopping or fine-tuning phase: the caller decides
+        when to stop.
+
+        Parameters
+        ----------
+        X, y, sample_weight
+            As for :meth:`fit`.
+        classes : array-like, default=None
+            All class labels of a 1-D target, needed in the first call when ``y``
+            lacks some of them.
+
+        Returns
+        -------
+        self : object
+        """
+        if not self.initialized_:
+            self._validate_params()
+            self._initialize(X, y, classes=classes)
+        BaseWrapper.partial_fit(self, X, y, sample_weight=sample_weight, incremental=True)
+        return self
+
+    def predict_proba(self, X):
+        """Probability of each genre (or class).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, C), list of image arrays, or paths
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_genres)
+            One 2-D array; for class labels, one column per class summing to one
+            (two columns for a binary target).
+        """
+        raw = self._predict_raw(X)
+        return self.target_encoder_.inverse_transform(raw, return_proba=True)
+
+    def predict(self, X):
+        """Predict genres (probability at least 0.5) or the most probable class.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_genres) of 0/1 int, or (n_samples,) of labels
+        """
+        raw = self._predict_raw(X)
+        return self.target_encoder_.inverse_transform(raw)
+
+    score = ClassifierMixin.score
+
+    def __sklearn_is_fitted__(self):
+        return self.initialized_
+
+    def __sklearn_tags__(self):
+        # scikeras' KerasClassifier lists BaseEstimator before ClassifierMixin, so the
+        # mixin's tags never apply: declare them here.
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags(multi_label=True)
+        tags.target_tags.required = True
+        tags.target_tags.single_output = True
+        tags.target_tags.multi_output = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.input_tags.string = True
+        return tags
+
+    # --- scikeras hooks ----------------------------------------------------------
+
+    def _initialize(self, X, y=None, classes=None):
+        self._seed = _draw_seed(self.random_state)
+        names = list(y.columns) if isinstance(y, pd.DataFrame) else None
+        X, y = self._validate_data(X, y, reset=True)
+        self.target_encoder_ = TargetEncoder(genre_names=names, classes=classes).fit(y)
+        self.classes_ = self.target_encoder_.classes_
+        self.feature_encoder_ = self.feature_encoder.fit(X)
+        self.input_size_ = self._resolve_input_size()
+        self.device_plan_ = plan_devices(self.device, self.precision)
+        self.model_ = self._build_keras_model()
+        self.history_ = {}
+        self.fine_tune_start_ = None
+        return X, y
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        # Images are not a feature table: no check_array on X, only what streaming needs.
+        if X is not None:
+            names = X.columns if isinstance(X, pd.DataFrame) else None
+            X, _ = as_sources(X)
+            if reset:
+                self.n_features_in_ = 1
+                if names is not None:
+                    self.feature_names_in_ = np.asarray(names, dtype=object)
+                elif hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+        if y is not None:
+            y = as_target_array(y)
+        if X is not None and y is not None:
+            check_consistent_length(X, y)
+        return X, y
+
+    def _build_keras_model(self, pretrained=True):
+        spec = self._network_spec()
+        plan = self.device_plan_
+        # One device needs no distribution strategy, whose per-epoch set-up is slow.
+        strategy = plan.strategy() if len(plan.devices) > 1 else tf.distribute.get_strategy()
+        with _python_seed(self._seed), self._on_device(), plan.building(strategy):
+            model = build_network(spec, pretrained=pretrained)
+            model.compile(optimizer=self._make_optimizer(self.learning_rate),
+                          loss=self._make_loss())
+        return model
+
+    def _check_model_compatibility(self, y):
+        outputs = self.model_.output_shape[-1]
+        if outputs != len(self.classes_):
+            raise ValueError(f"the network has {outputs} outputs but y has "
+                             f"{len(self.classes_)} genres or classes.")
+
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch,
+                         incremental=False):
+        paths = _paths_of(X)
+        sources = sized_in_memory(X, paths, self.input_size_, mode=self.resize_mode,
+                                  batch_size=self.batch_size)
+        sample_weight = self._class_sample_weight(y, sample_weight)
+        train, validation = (np.arange(len(y)), None) if incremental else self._split(len(y))
+        stream = PosterStream(sources, self.input_size_, mode=self.resize_mode,
+                              batch_size=min(self.batch_size, len(train)))
+        data = _FitData(stream, paths, y, sample_weight, train, validation)
+        if not (warm_start and initial_epoch):
+            self.history_, self.fine_tune_start_ = {}, None
+        fine_tune = (not incremental and self.architecture == "transfer"
+                     and self.fine_tune_layers not in (0, "") and self.fine_tune_epochs > 0)
+        with self._on_device():
+            if self.architecture == "transfer" and self._open_backbone_top(0):
+                self._recompile(self.learning_rate)
+            end = self._train(data, epochs, initial_epoch)
+            if fine_tune:
+                self._open_backbone_top(self.fine_tune_layers)
+                self._recompile(self.fine_tune_learning_rate)
+                self.fine_tune_start_ = self.current_epoch
+                self._train(data, self.fine_tune_epochs, end)
+        raise_or_warn(stream, paths, self.on_error)
+
+    def _predict_raw(self, X):
+        if not self.initialized_:
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. "
+                                 "Call 'fit' with appropriate arguments first.")
+        X, _ = self._validate_data(X)
+        paths = _paths_of(X)
+        stream = PosterStream(X, self.input_size_, batch_size=self.batch_size,
+                              mode=self.resize_mode)
+        with self._on_device():
+            proba = self.model_.predict(stream.dataset(), verbose=0)
+        raise_or_warn(stream, paths, self.on_error)
+        return proba
+
+    @property
+    def current_epoch(self):
+        """Epochs trained so far (both phases), where a warm start continues."""
+        return len(getattr(self, "history_", {}).get("loss", []))
+
+    # --- training ----------------------------------------------------------------
+
+    def _train(self, data, epochs, initial_epoch):
+        """Run ``epochs`` epochs from ``initial_epoch``; return the epoch reached."""
+        dataset, steps = training_dataset(
+            data.stream, data.train, data.y, data.sample_weight, epochs=epochs,
+            initial_epoch=initial_epoch, seed=self._seed)
+        validation = None
+        if data.validation is not None:
+            validation = evaluation_dataset(data.stream, data.validation, data.y,
+                                            data.sample_weight)
+        history = self.model_.fit(
+            dataset, epochs=initial_epoch + epochs, initial_epoch=initial_epoch,
+            steps_per_epoch=steps, validation_data=validation, shuffle=False,
+            verbose=self.verbose,
+            callbacks=self._fit_callbacks_for(data, validation is not None),
+        )
+        for key, values in history.history.items():
+            self.history_.setdefault(key, []).extend(float(v) for v in values)
+        return initial_epoch + len(history.history.get("loss", []))
+
+    def _fit_callbacks_for(self, data, validating):
+        callbacks = [copy.deepcopy(callback) for callback in self.callbacks or []]
+        if self.on_error == "raise":
+            callbacks.append(FailureCheck(data.stream, data.paths))
+        if validating:
+            callbacks += [
+                keras.callbacks.EarlyStopping(patience=self.patience,
+                                              restore_best_weights=True),
+                keras.callbacks.ReduceLROnPlateau(factor=0.5,
+                                                  patience=max(1, self.patience // 2)),
+            ]
+        return callbacks
+
+    def _split(self, n_samples):
+        """Training and validation rows, drawn from the seed; no validation if too few."""
+        n_validation = int(round(self.validation_split * n_samples))
+        if n_validation < 1 or n_validation >= n_samples:
+            return np.arange(n_samples), None
+        order = np.random.default_rng(self._seed).permutation(n_samples)
+        return np.sort(order[n_validation:]), np.sort(order[:n_validation])
+
+    def _class_sample_weight(self, y, sample_weight):
+        # Genre matrices are balanced in the loss; class labels the scikit-learn way.
+        multilabel = self.target_encoder_.multilabel_
+        if self.class_weight is None or (multilabel and self.class_weight == "balanced"):
+            return sample_weight
+        if multilabel:
+            raise ValueError("a dict class_weight maps class labels to weights; a genre matrix "
+                             "takes class_weight='balanced' or None.")
+        labels = self.classes_[np.argmax(y, axis=1)]
+        weights = compute_sample_weight(self.class_weight, labels).astype(np.float32)
+        return weights if sample_weight is None else weights * sample_weight
+
+    def _open_backbone_top(self, top):
+        """Set which backbone layers train; return whether that changed anything."""
+        backbone = backbone_of(self.model_)
+        before = [layer.trainable for layer in backbone.layers]
+        if top in (0, ""):
+            backbone.trainable = False
+        else:
+            unfreeze_top(backbone, top)
+        return before != [layer.trainable for layer in backbone.layers]
+
+    def _on_device(self):
+        """Context placing the network on the plan's device (several: the strategy's)."""
+        devices = self.device_plan_.devices
+        return tf.device(devices[0]) if len(devices) == 1 else contextlib.nullcontext()
+
+    def _recompile(self, learning_rate):
+        # Trainable flags only take effect when compiling; the optimizer is new.
+        with self.model_.distribute_strategy.scope():
+            self.model_.compile(optimizer=self._make_optimizer(learning_rate),
+                                loss=self._make_loss())
+
+    # --- network ---------------------------------------------------------------
+
+    def _resolve_input_size(self):
+        if self.input_size is not None:
+            size = check_size(self.input_size, name="input_size")
+        elif self.architecture == "transfer":
+            side = get_backbone(self.backbone).default_size
+            size = (side, side)
+        else:
+            size = DEFAULTS.get(self.architecture, DEFAULTS["seed_cnn"])["input_size"]
+        if self.architecture == "transfer" and min(size) < get_backbone(self.backbone).min_size:
+            raise ValueError(f"input_size {size} is below {self.backbone}'s minimum of "
+                             f"{get_backbone(self.backbone).min_size} pixels.")
+        return tuple(size)
+
+    def _network_spec(self):
+        defaults = DEFAULTS.get(self.architecture, {})
+        filters, kernels, dense = (
+            _sizes(getattr(self, name), defaults.get(name), name)
+            for name in ("filters", "kernel_sizes", "dense_units")
+        )
+        if self.architecture in ("seed_cnn", "small_cnn"):
+            if not filters:
+                raise ValueError(f"{self.architecture} needs at least one conv block in filters.")
+            if kernels is not None and len(kernels) != len(filters):
+                raise ValueError(f"kernel_sizes {kernels} and filters {filters} must have "
+                                 "one entry per conv block each.")
+        multilabel = self.target_encoder_.multilabel_
+        return NetworkSpec(
+            architecture=self.architecture, input_size=self.input_size_,
+            n_outputs=len(self.classes_), activation="sigmoid" if multilabel else "softmax",
+            filters=filters, kernel_sizes=kernels, dense_units=dense or (),
+            dropout=self.dropout, backbone=self.backbone,
+            backbone_weights=self.backbone_weights, pooling=self.pooling,
+            flip=self.flip, shift=self.shift, zoom=self.zoom,
+        )
+
+    def _make_optimizer(self, learning_rate):
+        try:
+            return keras.optimizers.get(
+                {"class_name": self.optimizer, "config": {"learning_rate": learning_rate}})
+        except ValueError:
+            raise ValueError(f"optimizer={self.optimizer!r} is not a Keras optimizer name "
+                             "(e.g. 'adam', 'adamw', 'sgd', 'rmsprop').") from None
+
+    def _make_loss(self):
+        encoder = self.target_encoder_
+        balanced = self.class_weight == "balanced" and encoder.multilabel_
+        weights = ((encoder.positive_weights_, encoder.negative_weights_) if balanced
+                   else (None, None))
+        loss = self.loss
+        if loss == "auto":
+            loss = "binary_crossentropy" if encoder.multilabel_ else "categorical_crossentropy"
+        if loss == "binary_crossentropy":
+            return GenreBinaryCrossentropy(*weights)
+        if loss == "focal":
+            return FocalLoss(positive_weights=weights[0], negative_weights=weights[1])
+        if balanced:
+            why = " (soft-F1 weighs genres equally already)" if loss == "soft_f1" else ""
+            raise ValueError(f"class_weight='balanced' puts per-genre weights in the loss, "
+                             f"which loss={loss!r} does not take: use class_weight=None{why}.")
+        if loss == "soft_f1":
+            return SoftF1Loss()
+        if loss == "categorical_crossentropy":
+            if encoder.multilabel_:
+                raise ValueError("categorical cross-entropy needs exclusive classes (a 1-D y); "
+                                 "genre matrices take 'binary_crossentropy', 'focal' or "
+                                 "'soft_f1'.")
+            return keras.losses.CategoricalCrossentropy()
+        return copy.deepcopy(loss)
+
+    # --- pickling ----------------------------------------------------------------
+
+    def __getstate__(self):
+        # A copy: object.__getstate__ returns the instance's own __dict__.
+        state = dict(super().__getstate__())
+        model = state.pop("model_", None)
+        if model is not None:
+            # Weights only: the network is rebuilt from the parameters when unpickled.
+            state["_model_weights"] = model.get_weights()
+        return state
+
+    def __setstate__(self, state):
+        weights = state.pop("_model_weights", None)
+        super().__setstate__(state)
+        if weights is not None:
+            self.device_plan_ = plan_devices(self.device, self.precision)
+            self.model_ = self._build_keras_model(pretrained=False)
+            self.model_.set_weights(weights)
+
+
+@dataclass(frozen=True)
+class _FitData:
+    """What one fit trains on: the stream, the encoded targets and the row split."""
+
+    stream: PosterStream
+    paths: list
+    y: np.ndarray
+    sample_weight: np.ndarray
+    train: np.ndarray
+    validation: np.ndarray
+
+
+def _paths_of(sources):
+    if sources.dtype == object and len(sources) and isinstance(sources[0], str):
+        return list(sources)
+    return None
+
+
+def _sizes(value, default, name):
+    if value is None:
+        return None if default is None else tuple(default)
+    sizes = tuple(value)
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+               for v in sizes):
+        raise ValueError(f"{name} must hold positive ints, got {value!r}.")
+    return sizes
+
+
+def _draw_seed(random_state):
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    # None draws a fresh seed: the run is random, but every part of it uses one seed.
+    return int(check_random_state(random_state).randint(_MAX_SEED))
+
+
+@contextlib.contextmanager
+def _python_seed(seed):
+    """Seed Python's generator, which Keras draws initial weights and layer seeds from.
+
+    The caller's generator state is restored afterwards.
+    """
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)

@@ -1,0 +1,259 @@
+"""Posters and labels as ``tf.data`` pipelines for Keras, through :class:`PosterStream`.
+
+One loader for everything: every image reaches the network through
+:class:`skposter.io.PosterStream`, the loader :class:`~skposter.features.CNNFeatureExtractor`
+uses, so paths are decoded and resized in parallel with training and never all held
+in memory, and arrays are resized by the same rule.
+"""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.multiclass import type_of_target
+
+from ..exceptions import PosterReadError, PosterReadWarning
+from ..io._paths import resolve_paths
+from ..io._stream import PosterStream
+from .._utils._images import check_images
+from ._losses import balanced_genre_weights
+
+
+def as_sources(X):
+    """Posters as one indexable sequence, plus their paths.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, H, W, C), list of image arrays, or paths
+        uint8 images, or poster paths (a list, array, Series or one-column DataFrame).
+
+    Returns
+    -------
+    sources : ndarray
+        The 4-D uint8 array itself (no copy), or a 1-D object array of images or paths.
+        Boolean masks and index arrays select from it like from ``X``.
+    paths : list of str or None
+        The paths, None for images.
+    """
+    if _holds_images(X):
+        images = check_images(X)
+        if isinstance(images, np.ndarray):
+            return images, None
+        return _object_array(images), None
+    paths = resolve_paths(X)
+    return _object_array(paths), paths
+
+
+def _holds_images(X):
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        return X.ndim != 1 and X.dtype.kind not in "USO"
+    if isinstance(X, (list, tuple, np.ndarray)) and len(X):
+        return isinstance(X[0], np.ndarray) and X[0].ndim >= 2
+    return False
+
+
+def _object_array(items):
+    # Filled one by one: np.asarray would stack same-sized images into one 4-D array.
+    array = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        array[i] = item
+    return array
+
+
+def sized_in_memory(sources, paths, size, *, mode, batch_size):
+    """Resize in-memory images to ``size`` once, so epochs do not resize them again.
+
+    Paths are returned as they are: they are streamed (decoded) at every epoch, which
+    keeps memory flat whatever their number.
+    """
+    if paths is not None:
+        return sources
+    if isinstance(sources, np.ndarray) and sources.ndim == 4 and sources.shape[1:3] == size:
+        return sources
+    stream = PosterStream(sources, size, batch_size=batch_size, mode=mode)
+    return np.concatenate([batch.numpy() for batch in stream.dataset()])
+
+
+def training_dataset(stream, indices, targets, sample_weight, *, epochs, initial_epoch, seed):
+    """Batches of ``(images, targets[, weights])`` for ``epochs`` epochs, in one dataset.
+
+    Each epoch visits ``indices`` in its own order, drawn from ``seed`` and the epoch
+    number, so a run is repeatable and a warm start continues the sequence. An epoch
+    is topped up to whole batches with a few of its posters seen twice (as PyTorch's
+    ``DistributedSampler`` does), so no batch straddles two epochs and none is tiny.
+
+    Parameters
+    ----------
+    stream : PosterStream
+        Its ``batch_size`` is the batch size; at most ``len(indices)``.
+
+    Returns
+    -------
+    dataset : tf.data.Dataset
+    steps_per_epoch : int
+    """
+    steps = math.ceil(len(indices) / stream.batch_size)
+    orders = []
+    for epoch in range(initial_epoch, initial_epoch + epochs):
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(indices)
+        top_up = rng.choice(order, steps * stream.batch_size - len(order), replace=False)
+        orders.append(np.concatenate([order, top_up]))
+    # One dataset for all epochs: Keras then keeps a single iterator (steps_per_epoch).
+    return _labelled(stream, np.concatenate(orders), targets, sample_weight), steps
+
+
+def evaluation_dataset(stream, indices, targets, sample_weight):
+    """Batches of ``(images, targets[, weights])`` over ``indices`` in order."""
+    return _labelled(stream, np.asarray(indices), targets, sample_weight)
+
+
+def _labelled(stream, order, targets, sample_weight):
+    # Labels are gathered batch by batch: held once, not once per epoch.
+    columns = [tf.constant(targets)]
+    if sample_weight is not None:
+        columns.append(tf.constant(sample_weight, dtype=tf.float32))
+    rows = tf.data.Dataset.from_tensor_slices(order).batch(stream.batch_size)
+    labels = rows.map(lambda batch: tuple(tf.gather(column, batch) for column in columns))
+    # Same order, same batch size: each image batch meets its own labels.
+    return tf.data.Dataset.zip(stream.dataset(order), labels).map(
+        lambda images, label_batch: (images, *label_batch))
+
+
+class FailureCheck(keras.callbacks.Callback):
+    """Stop training at the first unreadable poster the stream meets (``on_error="raise"``).
+
+    Failing at once, rather than after training on placeholders, saves the run.
+    """
+
+    def __init__(self, stream, paths):
+        super().__init__()
+        self.stream = stream
+        self.paths = paths
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise_or_warn(self.stream, self.paths, "raise")
+
+
+def raise_or_warn(stream, paths, on_error):
+    """Raise :class:`PosterReadError` or warn about the posters ``stream`` could not read."""
+    if not stream.failures:
+        return
+    named = {paths[i] if paths else f"image {i}": reason
+             for i, reason in sorted(stream.failures.items())}
+    if on_error == "raise":
+        raise PosterReadError(named)
+    warnings.warn(
+        f"{len(named)} unreadable poster(s) were replaced by blank posters: "
+        + "; ".join(f"{path} ({reason})" for path, reason in named.items()),
+        PosterReadWarning, stacklevel=3,
+    )
+
+
+class TargetEncoder(TransformerMixin, BaseEstimator):
+    """Genre matrix or class labels <-> the float targets and outputs of the network.
+
+    A 2-D 0/1 matrix is multi-label (one sigmoid per genre), a 1-D array holds
+    exclusive class labels (one softmax over the classes, targets one-hot).
+
+    Parameters
+    ----------
+    genre_names : list, default=None
+        Names of the genre columns (a DataFrame target's columns).
+    classes : array-like, default=None
+        All class labels of a 1-D target, when ``y`` may lack some.
+
+    Attributes
+    ----------
+    multilabel_ : bool
+    classes_ : ndarray
+        ``genre_names``, else ``0 .. n_genres - 1``; for class labels, the sorted labels.
+    positive_weights_, negative_weights_ : ndarray of shape (n_genres,) or None
+        "Balanced" per-genre weights of a genre matrix (see
+        :func:`~skposter.models.balanced_genre_weights`).
+    """
+
+    def __init__(self, genre_names=None, classes=None):
+        self.genre_names = genre_names
+        self.classes = classes
+
+    def fit(self, y):
+        y = as_target_array(y)
+        if y.ndim == 1:
+            target_type = type_of_target(y, input_name="y")
+            if target_type not in ("binary", "multiclass"):
+                raise ValueError(f"Unknown label type: {target_type}. A 1-D y must hold class "
+                                 "labels; genres go in a 0/1 matrix.")
+            self.multilabel_ = False
+            self.classes_ = np.unique(y if self.classes is None else self.classes)
+            if len(self.classes_) < 2:
+                raise ValueError(f"y holds one class only ({self.classes_}); a classifier "
+                                 "needs two or more (one genre is a 0/1 column matrix).")
+            self.positive_weights_ = self.negative_weights_ = None
+            return self
+        names = self.genre_names
+        _check_genre_matrix(y, names)
+        self.multilabel_ = True
+        self.classes_ = np.asarray(names, dtype=object) if names else np.arange(y.shape[1])
+        self.positive_weights_, self.negative_weights_ = balanced_genre_weights(y)
+        return self
+
+    def transform(self, y):
+        """Float32 targets: the genre matrix, or one-hot class labels."""
+        y = as_target_array(y)
+        if self.multilabel_:
+            if y.ndim != 2 or y.shape[1] != len(self.classes_):
+                raise ValueError(f"y must have {len(self.classes_)} genre columns as in fit, "
+                                 f"got shape {y.shape}.")
+            _check_genre_matrix(y, None)
+            return y.astype(np.float32)
+        if y.ndim != 1:
+            raise ValueError(f"y was 1-D class labels in fit, got shape {y.shape}.")
+        index = np.searchsorted(self.classes_, y)
+        index = np.minimum(index, len(self.classes_) - 1)
+        unseen = self.classes_[index] != y
+        if unseen.any():
+            raise ValueError(f"y holds labels not seen in fit: {np.unique(y[unseen])[:10]}.")
+        return np.eye(len(self.classes_), dtype=np.float32)[index]
+
+    def inverse_transform(self, y, return_proba=False):
+        """Network outputs -> probabilities (``return_proba``) or predictions.
+
+        Predictions are genres with probability at least 0.5 (a 0/1 int matrix), or
+        the most probable class label.
+        """
+        proba = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if return_proba:
+            return proba
+        if self.multilabel_:
+            return (proba >= 0.5).astype(int)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+
+def as_target_array(y):
+    """A target as a numpy array: class labels (1-D) or a genre matrix (2-D)."""
+    y = y.to_numpy() if isinstance(y, (pd.DataFrame, pd.Series)) else np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1 and not np.isin(y, (0, 1)).all():
+        warnings.warn("A column-vector y was passed when a 1d array was expected; it is read "
+                      "as class labels.", DataConversionWarning, stacklevel=4)
+        y = y.ravel()
+    if y.ndim not in (1, 2) or y.size == 0:
+        raise ValueError(f"y must be class labels (1-D) or a (n_samples, n_genres) 0/1 "
+                         f"matrix, got shape {y.shape}.")
+    if y.dtype.kind in "fc" and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinite values.")
+    return y
+
+
+def _check_genre_matrix(y, names):
+    if pd.isna(y).any() or not np.isin(y, (0, 1)).all():
+        bad = [str(name) for name, column in zip(names or range(y.shape[1]), y.T)
+               if pd.isna(column).any() or not np.isin(column, (0, 1)).all()]
+        raise ValueError(f"genre columns {bad[:10]} hold values other than 0 and 1; a 2-D y "
+                         "must be a 0/1 genre matrix.")
