@@ -156,3 +156,18 @@ def stack(*, metadata_columns=(), n_jobs=None, random_state=None, verbose=0):
                                                 _logistic(random_state, C=0.1))))
     return with_thresholds(GenreStackingClassifier(bases, cv=5, random_state=random_state),
                            random_state)
+
+
+@register("keras", "EfficientNet-Lite0 frozen + a trained head (KerasPosterClassifier "
+                   "'transfer'), posters only")
+def keras(*, metadata_columns=(), n_jobs=None, random_state=None, verbose=0):
+    """Poster paths -> KerasPosterClassifier("transfer") with balanced per-genre weights."""
+    if metadata_columns:
+        raise ValueError("the keras model reads posters only: drop --metadata.")
+    from ..models import KerasPosterClassifier  # TensorFlow loads only when it is used
+
+    network = KerasPosterClassifier("transfer", class_weight="balanced", epochs=10,
+                                    random_state=random_state, verbose=verbose)
+    # The column selection keeps metadata-free frames and path lists alike.
+    columns = ColumnTransformer([("poster", "passthrough", [POSTER_COLUMN])])
+    return with_thresholds(make_pipeline(columns, network), random_state)

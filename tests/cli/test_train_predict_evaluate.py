@@ -184,7 +184,7 @@ def test_model_choices_come_from_the_registry(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--model {colour,cnn-features,stack,tiny}" in help_text
+    assert "--model {colour,cnn-features,stack,keras,tiny}" in help_text
     assert "tiny: another kind" in help_text
     with pytest.raises(SystemExit):
         main(["train", "--data", ".", "--out", "m", "--model", "large"])
@@ -221,18 +221,30 @@ def test_train_predict_evaluate_on_real_posters(shared_posters, tmp_path, capsys
     assert len(per_genre) == len(genres.columns) - 2
 
 
-def test_stack_needs_metadata(posters, tmp_path, capsys):
-    out = tmp_path / "stack.skposter"
-    assert main(["train", "--data", str(posters), "--model", "stack", "--out", str(out)]) == 1
-    assert "add --metadata" in capsys.readouterr().err
+@pytest.mark.parametrize("kind, metadata, message", [("stack", [], "add --metadata"),
+                                                     ("keras", ["--metadata"], "drop --metadata")])
+def test_kinds_check_their_metadata_use(kind, metadata, message, posters, tmp_path, capsys):
+    out = tmp_path / f"{kind}.skposter"
+    assert main(["train", "--data", str(posters), "--model", kind, *metadata,
+                 "--out", str(out)]) == 1
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["cnn-features", "stack"])
-def test_pretrained_kinds_train_and_evaluate(kind, posters, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("kind, metadata", [("cnn-features", ["--metadata"]),
+                                            ("stack", ["--metadata"]), ("keras", [])])
+def test_pretrained_kinds_train_and_evaluate(kind, metadata, posters, tmp_path, capsys,
+                                             monkeypatch):
     monkeypatch.setenv("SKPOSTER_CACHE_DIR", str(tmp_path / "cache"))
+    if kind == "keras":
+        # The real builder, at a size and length that train in seconds.
+        builder, help = _models.MODELS["keras"]
+        small = lambda **options: builder(**options).set_params(  # noqa: E731
+            estimator__kerasposterclassifier__input_size=64,
+            estimator__kerasposterclassifier__epochs=4)
+        monkeypatch.setitem(_models.MODELS, "keras", (small, help))
     path = tmp_path / f"{kind}.skposter"
-    assert main(["train", "--data", str(posters), "--model", kind, "--metadata",
+    assert main(["train", "--data", str(posters), "--model", kind, *metadata,
                  "--out", str(path)]) == 0
     assert main(["evaluate", "--model", str(path), "--data", str(posters),
                  "--report-dir", str(tmp_path / "report")]) == 0
