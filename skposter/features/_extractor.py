@@ -324,6 +324,14 @@ class _Runtime:
 
         spec = tf.TensorSpec((None, *size, 3), tf.uint8)
         self.forward = tf.function(forward, input_signature=[spec], autograph=False)
+        strategy = self.strategy
+
+        def distributed_forward(batch):
+            # gather concatenates the replicas' shares in order: the batch's own order.
+            return strategy.gather(strategy.run(forward, args=(batch,)), axis=0)
+
+        # strategy.run must be traced in a tf.function to receive per-replica batches.
+        self.distributed_forward = tf.function(distributed_forward, autograph=False)
 
     def run(self, dataset):
         """Yield the features of each batch of ``dataset`` as numpy arrays, in order."""
@@ -334,11 +342,22 @@ class _Runtime:
                 for batch in dataset:
                     yield self.forward(batch).numpy()
             return
-        strategy = self.strategy
-        for batch in strategy.experimental_distribute_dataset(dataset):
-            per_replica = strategy.run(self.forward, args=(batch,))
-            # gather concatenates the replicas' shares in order: the batch's own order.
-            yield strategy.gather(per_replica, axis=0).numpy()
+        for batch in dataset:
+            yield self.distributed_forward(self._shard(batch))[: len(batch)].numpy()
+
+    def _shard(self, batch):
+        """Split a batch into equal contiguous parts, one per replica, in order.
+
+        The batch is padded (its last poster repeated) to a multiple of the replica
+        count: a replica given no rows makes some Keras layers fail.
+        """
+        import tensorflow as tf
+
+        replicas = self.strategy.num_replicas_in_sync
+        size = -(-len(batch) // replicas)
+        padded = tf.concat([batch, tf.repeat(batch[-1:], size * replicas - len(batch), 0)], 0)
+        return self.strategy.experimental_distribute_values_from_function(
+            lambda context: padded[context.replica_id_in_sync_group * size:][:size])
 
 
 @functools.lru_cache(maxsize=4)
