@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import TransformerMixin
+from sklearn.utils import get_tags
 
 
 class ImageTransformerMixin(TransformerMixin, auto_wrap_output_keys=None):
@@ -39,4 +40,20 @@ class ImageTransformerMixin(TransformerMixin, auto_wrap_output_keys=None):
         tags.requires_fit = False
         tags.input_tags.two_d_array = False
         tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+class GenreMetaClassifierMixin:
+    """Tags of a classifier over genres that wraps one base estimator.
+
+    It takes what its base takes (``_base()``) and predicts a genre matrix as well as
+    one label per sample.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags = get_tags(self._base()).input_tags
+        tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
         return tags

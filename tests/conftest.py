@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from threadpoolctl import threadpool_limits
 
 #: The real poster collection, beside the project (never copied into it).
@@ -20,3 +21,14 @@ def one_blas_thread():
     """Small fits spend more time waking BLAS threads than computing on 2 busy cores."""
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+@pytest.fixture
+def poster_files(tmp_path, posters):
+    """The module's ``posters`` fixture written as lossless PNG files; their paths."""
+    paths = []
+    for i, image in enumerate(posters.images):
+        path = tmp_path / f"p{i}.png"
+        Image.fromarray(image).save(path)
+        paths.append(str(path))
+    return paths

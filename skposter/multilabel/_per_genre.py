@@ -11,11 +11,12 @@ from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import DataConversionWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+
+from ..base import GenreMetaClassifierMixin
 
 
 def _default_estimator():
@@ -26,7 +27,8 @@ def _base_has(attr):
     return lambda self: hasattr(self._base(), attr)
 
 
-class PerGenreClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
+                         BaseEstimator):
     """Fit one clone of a binary classifier per genre.
 
     Each genre is its own binary problem on its own 0/1 column, with class weights
@@ -204,14 +206,6 @@ class PerGenreClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.label_binarizer_ is not None:
             return self.classes_[np.argmax(scores, axis=1)]
         return (scores >= 0.5).astype(int)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags = get_tags(self._base()).input_tags
-        tags.classifier_tags.multi_label = True
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        return tags
 
 
 def _positive_proba(estimator, X):

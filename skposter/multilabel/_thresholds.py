@@ -9,12 +9,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv, cross_val_predict
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ..base import GenreMetaClassifierMixin
 from ._per_genre import PerGenreClassifier
 
 _STRATEGIES = ("per_genre", "global")
@@ -25,7 +25,8 @@ _COUPLED = ("micro_f1", "samples_f1")
 _FALLBACK_WARNING = r"genres \[.*\] have fewer than min_support="
 
 
-class GenreThresholdClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
+                               BaseEstimator):
     """Decide each genre with a threshold tuned on out-of-fold probabilities.
 
     The wrapped multi-label estimator (such as :class:`PerGenreClassifier` or a
@@ -274,14 +275,6 @@ class GenreThresholdClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         if len(self.classes_) == 2:
             return self.classes_[(proba[:, 1] >= self.thresholds_[0]).astype(int)]
         return self.classes_[np.argmax(proba - self.thresholds_, axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags = get_tags(self._base()).input_tags
-        tags.classifier_tags.multi_label = True
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        return tags
 
 
 def check_target(y):

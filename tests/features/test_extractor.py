@@ -11,7 +11,6 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -52,17 +51,6 @@ def saved_model(tmp_path_factory, posters):
 @pytest.fixture(scope="module")
 def weights_file(saved_model):
     return saved_model[0]
-
-
-@pytest.fixture
-def poster_files(tmp_path, posters):
-    """The synthetic posters as lossless PNG files."""
-    paths = []
-    for i, image in enumerate(posters.images):
-        path = tmp_path / f"p{i}.png"
-        Image.fromarray(image).save(path)
-        paths.append(str(path))
-    return paths
 
 
 @pytest.fixture

@@ -31,17 +31,6 @@ from skposter.models import _classifier
 from skposter.preprocessing import Resizer
 
 
-@pytest.fixture
-def poster_files(tmp_path, posters):
-    """The synthetic posters as lossless PNG files."""
-    paths = []
-    for i, image in enumerate(posters.images):
-        path = tmp_path / f"p{i}.png"
-        Image.fromarray(image).save(path)
-        paths.append(str(path))
-    return paths
-
-
 # --- targets and outputs --------------------------------------------------------------
 
 
