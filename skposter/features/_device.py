@@ -6,9 +6,14 @@ logic is tested on a CPU-only machine with made-up GPU lists.
 
 import contextlib
 import re
+import warnings
 from dataclasses import dataclass
 
 _GPU_NAME = re.compile(r"^/?(?:physical_device:)?gpu:(\d+)$", re.IGNORECASE)
+
+
+class DeviceFallbackWarning(UserWarning):
+    """A loaded model asked for devices this machine lacks and runs on others."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,36 @@ def plan_devices(device="auto", precision="auto", gpus=None):
     if precision == "auto":
         precision = "mixed_float16" if devices[0].startswith("/GPU") else "float32"
     return DevicePlan(devices=devices, dtype_policy=precision)
+
+
+def plan_for_this_machine(device="auto", precision="auto", gpus=None):
+    """Plan for a fitted model arriving on this machine (unpickled, or sent to a worker).
+
+    A plan describes a machine, not a model: kept from the machine that fitted, a
+    two-GPU plan waits forever for GPUs that are not here, and a one-GPU plan keeps
+    computing in float16 on a CPU. So the plan is made again from the model's
+    ``device`` and ``precision`` settings and the devices listed here. A request
+    this machine cannot meet (``"gpu"``, ``"gpu:N"``) falls back to ``"auto"`` with a
+    warning, so a model file loads anywhere.
+
+    Parameters
+    ----------
+    device, precision, gpus
+        As in :func:`plan_devices`.
+
+    Returns
+    -------
+    DevicePlan
+    """
+    if gpus is None:
+        gpus = _list_gpus()
+    try:
+        return plan_devices(device, precision, gpus)
+    except RuntimeError as error:
+        plan = plan_devices("auto", precision, gpus)
+        warnings.warn(f"{error} Running on {', '.join(plan.devices)} instead.",
+                      DeviceFallbackWarning, stacklevel=3)
+        return plan
 
 
 def _all_gpus(n_gpus):

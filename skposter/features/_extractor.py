@@ -20,7 +20,7 @@ from ..io._stream import PosterStream
 from ..io._threads import map_in_threads
 from ._backbones import BACKBONES, get_backbone
 from ._cache import FeatureCache, content_key, resolve_cache_dir
-from ._device import plan_devices
+from ._device import plan_devices, plan_for_this_machine
 
 #: Bumped whenever a change alters the features of unchanged settings, so old cache
 #: entries are not reused.
@@ -82,7 +82,8 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
     input_size_ : tuple of int
         ``(height, width)`` used.
     device_plan_ : DevicePlan
-        Devices and dtype policy chosen at fit.
+        Devices and dtype policy of this machine: chosen at fit, and again when the
+        extractor is unpickled (a pickle never carries it).
 
     Examples
     --------
@@ -261,6 +262,18 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
             "version": FEATURE_VERSION,
         }
         return FeatureCache(root, settings)
+
+    def __getstate__(self):
+        # A copy: object.__getstate__ returns the instance's own __dict__.
+        state = dict(super().__getstate__())
+        state.pop("device_plan_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if hasattr(self, "n_features_out_"):
+            # Also replaces the plan of pickles made before plans were left out of them.
+            self.device_plan_ = plan_for_this_machine(self.device, self.precision)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_consistent_length
 
 from .._utils._images import check_size
 from ..features._backbones import BACKBONES, get_backbone
-from ..features._device import plan_devices
+from ..features._device import plan_devices, plan_for_this_machine
 from ..io._stream import PosterStream
 from ._architectures import (
     ARCHITECTURES, DEFAULTS, NetworkSpec, backbone_of, build_network, unfreeze_top,
@@ -646,7 +646,7 @@ class KerasPosterClassifier(KerasClassifier):
         weights = state.pop("_model_weights", None)
         super().__setstate__(state)
         if weights is not None:
-            self.device_plan_ = plan_devices(self.device, self.precision)
+            self.device_plan_ = plan_for_this_machine(self.device, self.precision)
             self.model_ = self._build_keras_model(pretrained=False)
             self.model_.set_weights(weights)
 

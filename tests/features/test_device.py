@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from skposter.features import plan_devices
+from skposter.features._device import DeviceFallbackWarning, plan_for_this_machine
 
 ONE_GPU = ["/physical_device:GPU:0"]
 TWO_GPUS = ["/physical_device:GPU:0", "/physical_device:GPU:1"]
@@ -85,3 +86,28 @@ def test_mirrored_run_keeps_order_and_values():
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ok MirroredStrategy" in result.stdout
+
+
+@pytest.mark.parametrize("gpus, devices, policy", [
+    ([], ("/CPU:0",), "float32"),
+    (ONE_GPU, ("/GPU:0",), "mixed_float16"),
+    (TWO_GPUS, ("/GPU:0", "/GPU:1"), "mixed_float16"),
+])
+def test_a_loaded_model_is_planned_from_this_machines_gpus(gpus, devices, policy):
+    plan = plan_for_this_machine("auto", "auto", gpus=gpus)
+    assert plan.devices == devices and plan.dtype_policy == policy
+
+
+@pytest.mark.parametrize("request_, gpus, devices", [("gpu", [], ("/CPU:0",)),
+                                                     ("gpu:1", ONE_GPU, ("/GPU:0",))])
+def test_a_loaded_model_asking_for_missing_gpus_falls_back_with_a_warning(request_, gpus,
+                                                                         devices):
+    with pytest.warns(DeviceFallbackWarning, match="Running on"):
+        plan = plan_for_this_machine(request_, "auto", gpus=gpus)
+    assert plan.devices == devices
+
+
+def test_a_loaded_model_keeps_a_forced_precision():
+    with pytest.warns(DeviceFallbackWarning):
+        plan = plan_for_this_machine("gpu", "mixed_bfloat16", gpus=[])
+    assert plan.dtype_policy == "mixed_bfloat16"
