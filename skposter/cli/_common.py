@@ -109,15 +109,32 @@ def scores_and_genres(model, X):
     return np.asarray(model.predict_proba(X)), np.asarray(model.predict(X), dtype=int)
 
 
-def save_report(report, directory, *, y_true, y_score, title):
+def decision_thresholds(model):
+    """The tuned ``thresholds`` and ``cv_thresholds`` of a model's final step, if any.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for :func:`~skposter.metrics.genre_report` and
+        :func:`save_report`; empty for a model deciding at 0.5.
+    """
+    final = model[-1] if isinstance(model, Pipeline) else model
+    names = {"thresholds": "thresholds_", "cv_thresholds": "cv_thresholds_"}
+    return {key: getattr(final, attr) for key, attr in names.items() if hasattr(final, attr)}
+
+
+def save_report(report, directory, *, y_true, y_score, title, **thresholds):
     """Write the report files; without matplotlib, warn and write the tables only.
+
+    ``thresholds`` are :func:`decision_thresholds`, marked on the threshold plot.
 
     Returns
     -------
     list of pathlib.Path
     """
     try:
-        return write_report(report, directory, y_true=y_true, y_score=y_score, title=title)
+        return write_report(report, directory, y_true=y_true, y_score=y_score, title=title,
+                            **thresholds)
     except ImportError as exc:
         warnings.warn(f"{exc}; writing the tables without plots.", UserWarning, stacklevel=2)
         return write_report(report, directory, title=title, plots=False)

@@ -9,9 +9,9 @@ from sklearn.preprocessing import StandardScaler
 from ..datasets import load_posters, make_posters, split_by_id
 from ..io import PosterLoader
 from ..metrics import genre_report
-from ..multilabel import PerGenreClassifier
+from ..multilabel import GenreThresholdClassifier, PerGenreClassifier
 from ..preprocessing import RGBStatsExtractor
-from ._common import print_written, save_report
+from ._common import decision_thresholds, print_written, save_report, scores_and_genres
 
 
 def add_demo_parser(commands):
@@ -19,9 +19,10 @@ def add_demo_parser(commands):
         "demo",
         help="train and evaluate on synthetic posters (or --data DIR) and print the report",
         description=(
-            "Fit colour statistics plus a per-genre logistic regression on 80 % of the "
-            "posters (split by a hash of each id) and print the per-genre report on the "
-            "other 20 %, beside the label-prior and stratified baselines."
+            "Fit colour statistics plus a per-genre logistic regression, with genre "
+            "thresholds tuned for micro-F1 on inner folds, on 80 % of the posters (split "
+            "by a hash of each id) and print the per-genre report on the other 20 %, "
+            "beside the label-prior and stratified baselines."
         ),
     )
     parser.add_argument("--data", metavar="DIR",
@@ -53,21 +54,26 @@ def run_demo(args):
         *steps,
         RGBStatsExtractor(),
         StandardScaler(),
-        PerGenreClassifier(LogisticRegression(max_iter=1000)),
+        # Thresholds tuned for micro-F1 on inner folds: balanced per-genre models
+        # cut at 0.5 give posters far more genres than they have.
+        GenreThresholdClassifier(PerGenreClassifier(LogisticRegression(max_iter=1000)),
+                                 cv=3, at_least_one=True, random_state=args.random_state),
     )
     print(f"skposter demo: {source}, {len(data.target_names)} genres, "
           f"{len(train)} for training, {len(test)} held out")
     start = time.perf_counter()
     model.fit(X[train], data.target[train])
-    score = model.predict_proba(X[test])
+    score, predicted = scores_and_genres(model, X[test])
     print(f"fitted and predicted in {time.perf_counter() - start:.1f} s\n")
+    thresholds = decision_thresholds(model)
     report = genre_report(
-        data.target[test], score, target_names=data.target_names, y_prior=data.target[train]
+        data.target[test], score, y_pred=predicted, target_names=data.target_names,
+        y_prior=data.target[train], **thresholds,
     )
     print(report)
     print(f"\nmacro average precision: {report.summary.loc['model', 'macro_ap']:.3f} "
           f"(label prior: {report.summary.loc['prior', 'macro_ap']:.3f})")
     if args.report_dir is not None:
         files = save_report(report, args.report_dir, y_true=data.target[test], y_score=score,
-                            title=f"skposter demo: {source}")
+                            title=f"skposter demo: {source}", **thresholds)
         print_written(files)

@@ -5,8 +5,8 @@ import warnings
 from .. import load
 from ..metrics import genre_report
 from ._common import (
-    genre_names, load_part, metadata_columns, model_input, print_written, save_report,
-    scores_and_genres,
+    decision_thresholds, genre_names, load_part, metadata_columns, model_input, print_written,
+    save_report, scores_and_genres,
 )
 
 
@@ -57,14 +57,15 @@ def run_evaluate(args):
     target = data.frame[names].to_numpy(dtype=int)
     part = "every poster" if args.all else "the test part"
     print(f"skposter evaluate: {args.model} on {len(rows)} posters of {args.data} ({part})\n")
+    thresholds = decision_thresholds(model)
     report = genre_report(
         target[rows], scores, y_pred=predicted, target_names=names,
         # With --all the model saw none of DIR, so the baselines use its own frequencies.
-        y_prior=None if args.all else target[train],
+        y_prior=None if args.all else target[train], **thresholds,
     )
     print(report)
     print(f"\nmacro average precision: {report.summary.loc['model', 'macro_ap']:.3f} "
           f"(label prior: {report.summary.loc['prior', 'macro_ap']:.3f})")
     files = save_report(report, args.report_dir, y_true=target[rows], y_score=scores,
-                        title=f"{args.model} on {args.data} ({part})")
+                        title=f"{args.model} on {args.data} ({part})", **thresholds)
     print_written(files)

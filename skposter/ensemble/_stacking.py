@@ -1,6 +1,7 @@
 """GenreStackingClassifier: several genre models on one table, combined out of fold."""
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,13 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..multilabel import PerGenreClassifier
-from ..multilabel._thresholds import (
-    check_genre_cv, check_target, genre_names, genre_proba, out_of_fold_proba,
+from ..multilabel._thresholds import check_target, genre_names
+from ..multilabel._tuning import (
+    SCORINGS, decide, genre_folds, genre_proba, out_of_fold_proba, tune_thresholds,
 )
+
+# Candidate thresholds for the stack's decisions.
+_GRID = np.linspace(0, 1, 101)
 
 
 class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposition):
@@ -46,10 +51,21 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         base's probability of every genre (genre co-occurrence, at the price of
         ``n_bases * n_genres`` features for few positives). A 1-D target always
         uses ``"all"``, as scikit-learn's stacking does.
+    scoring : {"micro_f1", "macro_f1", "samples_f1"}, callable or None, \
+            default="micro_f1"
+        What the genre decisions of :meth:`predict` maximise: per-genre thresholds
+        are tuned on the meta-models' out-of-fold probabilities, by the rule of
+        :class:`~skposter.multilabel.GenreThresholdClassifier` (joint for micro- and
+        samples-F1, floors, fallback for rare genres). None: the meta-models' own
+        ``predict``. A 1-D target is always decided by the meta-model.
+    at_least_one : bool, default=False
+        With tuned thresholds, give each sample with no genre above its threshold
+        the genre whose probability comes closest to its threshold.
     cv : int, cross-validation generator or iterable, default=5
-        Folds giving the out-of-fold probabilities; an int means shuffled ``KFold``
-        (``StratifiedKFold`` for a 1-D target). The folds must partition the
-        samples.
+        Folds giving the out-of-fold probabilities (of the bases, then of the
+        meta-models for the thresholds); an int means shuffled multi-label
+        stratified folds (``StratifiedKFold`` for a 1-D target). The folds must
+        partition the samples.
     passthrough : bool, default=False
         Also give ``final_estimator`` the original features. ``X`` must then be
         numeric and finite: a DataFrame with other columns (paths, categories,
@@ -70,6 +86,10 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         (``"all"``). Their features are the bases' probabilities base by base (and
         genre by genre within each base for ``"all"``), then the original features
         when ``passthrough``.
+    thresholds_ : ndarray of shape (n_genres,)
+        Decision threshold of each genre (genre matrix and ``scoring`` set).
+    cv_thresholds_, floors_, fallback_genres_
+        As in :class:`~skposter.multilabel.GenreThresholdClassifier`.
     classes_ : ndarray of shape (n_genres,)
         Genre names (from a DataFrame target's columns, else ``0 .. n_genres - 1``),
         or class labels.
@@ -108,17 +128,22 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         "estimators": [list],
         "final_estimator": [HasMethods(["fit", "predict_proba"]), None],
         "meta_features": [StrOptions({"genre", "all"})],
+        "scoring": [StrOptions(set(SCORINGS)), callable, None],
+        "at_least_one": ["boolean"],
         "cv": ["cv_object"],
         "passthrough": ["boolean"],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimators, final_estimator=None, *, meta_features="genre", cv=5,
-                 passthrough=False, n_jobs=None, random_state=None):
+    def __init__(self, estimators, final_estimator=None, *, meta_features="genre",
+                 scoring="micro_f1", at_least_one=False, cv=5, passthrough=False, n_jobs=None,
+                 random_state=None):
         self.estimators = estimators
         self.final_estimator = final_estimator
         self.meta_features = meta_features
+        self.scoring = scoring
+        self.at_least_one = at_least_one
         self.cv = cv
         self.passthrough = passthrough
         self.n_jobs = n_jobs
@@ -172,25 +197,47 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         names, bases = self._validate_estimators()
         validate_data(self, X, skip_check_array=True)
         passed = self._passthrough_features(X)
-        cv = check_genre_cv(self.cv, y, self.random_state)
-        meta = [out_of_fold_proba(clone(base), X, y, cv=cv, n_jobs=self.n_jobs) for base in bases]
+        for stale in ("thresholds_", "cv_thresholds_", "floors_", "fallback_genres_"):
+            self.__dict__.pop(stale, None)
+        folds = genre_folds(self.cv, X, y, self.random_state)
+        meta = [out_of_fold_proba(clone(base), X, y, folds=folds, n_jobs=self.n_jobs)
+                for base in bases]
         self.estimators_ = Parallel(n_jobs=self.n_jobs)(
             delayed(clone(base).fit)(X, y) for base in bases
         )
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
-        self._by_genre = (self.meta_features == "genre"
-                          and type_of_target(np.asarray(y)) == "multilabel-indicator")
-        if self._by_genre:
-            Y = np.asarray(y, dtype=int)
-            self.final_estimators_ = Parallel(n_jobs=self.n_jobs)(
-                delayed(clone(self._final()).fit)(_stack(meta, passed, genre=k), Y[:, k])
-                for k in range(Y.shape[1])
-            )
-        else:
-            self.final_estimators_ = [clone(self._final()).fit(_stack(meta, passed), y)]
+        multilabel = type_of_target(np.asarray(y)) == "multilabel-indicator"
+        self._by_genre = self.meta_features == "genre" and multilabel
+        inputs = ([_stack(meta, passed, genre=k) for k in range(np.shape(y)[1])]
+                  if self._by_genre else [_stack(meta, passed)])
+        targets = ([np.asarray(y, dtype=int)[:, k] for k in range(len(inputs))]
+                   if self._by_genre else [y])
+        self.final_estimators_ = Parallel(n_jobs=self.n_jobs)(
+            delayed(clone(self._final()).fit)(M, t) for M, t in zip(inputs, targets)
+        )
         two_d = np.asarray(y).ndim == 2
         self.classes_ = genre_names(y) if two_d else self.final_estimators_[0].classes_
+        if multilabel and self.scoring is not None:
+            self._tune(inputs, targets, np.asarray(y, dtype=int), folds)
         return self
+
+    def _tune(self, inputs, targets, Y, folds):
+        """Thresholds tuned on the meta-models' own out-of-fold probabilities."""
+        proba = np.column_stack([
+            out_of_fold_proba(clone(self._final()), M, t, folds=folds, n_jobs=self.n_jobs)
+            [:, -1 if self._by_genre else slice(None)]
+            for M, t in zip(inputs, targets)
+        ])
+        tuned = tune_thresholds(Y, proba, folds, scoring=self.scoring, strategy="per_genre",
+                                grid=_GRID)
+        self.thresholds_, self.cv_thresholds_ = tuned.thresholds, tuned.cv_thresholds
+        self.floors_ = tuned.floors
+        self.fallback_genres_ = list(np.asarray(self.classes_)[tuned.fallback])
+        if self.fallback_genres_:
+            warnings.warn(
+                f"genres {self.fallback_genres_} have too few positives or negatives to "
+                "tune; they get the threshold shared by the other genres, never below "
+                "their training frequency.", UserWarning, stacklevel=3)
 
     def _validate_estimators(self):
         if not self.estimators or not all(
@@ -250,12 +297,14 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         return genre_proba(self.final_estimators_[0].predict_proba(inputs[0]))
 
     def predict(self, X):
-        """Predict genres with the meta-models.
+        """Predict genres: each at or above its tuned threshold (else the meta-models' own).
 
         Returns
         -------
         ndarray of shape (n_samples, n_genres) of 0/1 int, or (n_samples,) labels
         """
+        if hasattr(self, "thresholds_"):
+            return decide(self.predict_proba(X), self.thresholds_, self.at_least_one).astype(int)
         inputs = self._meta_inputs(X)
         if self._by_genre:
             return np.column_stack([np.ravel(est.predict(M))

@@ -114,7 +114,8 @@ def _pr_curve(ax, truth, score, name, **style):
     ax.plot(recall, precision, drawstyle="steps-post", label=f"{name} (AP {ap:.2f})", **style)
 
 
-def plot_threshold_curves(y_true, y_score, target_names=None, thresholds=None, ax=None):
+def plot_threshold_curves(y_true, y_score, target_names=None, thresholds=None, ax=None, *,
+                          cv_thresholds=None):
     """F1 of each genre as a function of its decision threshold.
 
     Parameters
@@ -130,12 +131,17 @@ def plot_threshold_curves(y_true, y_score, target_names=None, thresholds=None, a
         threshold, a dot on each genre's curve for per-genre thresholds.
     ax : matplotlib.axes.Axes, default=None
         Axes to draw on; a new figure when None.
+    cv_thresholds : array-like of shape (n_folds, n_genres), default=None
+        Per-genre thresholds tuned on each inner fold (a fitted ``cv_thresholds_``):
+        a horizontal bar of one standard deviation either side of each dot shows
+        which thresholds are noise.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
     y_true, y_score, names = _check_scores(y_true, y_score, target_names)
+    spread = None if cv_thresholds is None else np.std(np.asarray(cv_thresholds, float), axis=0)
     if thresholds is not None:
         thresholds = np.asarray(thresholds, dtype=float)
         if thresholds.ndim != 0 and thresholds.shape != (len(names),):
@@ -150,7 +156,8 @@ def plot_threshold_curves(y_true, y_score, target_names=None, thresholds=None, a
     elif thresholds is not None:
         for k, (curve, threshold) in enumerate(zip(curves, thresholds, strict=True)):
             f1 = _f1_by_threshold(y_true[:, k], y_score[:, k], np.array([threshold]))[0]
-            ax.plot(threshold, f1, "o", color=curve.get_color())
+            ax.errorbar(threshold, f1, xerr=None if spread is None else spread[k], fmt="o",
+                        color=curve.get_color(), capsize=3)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("threshold")

@@ -8,7 +8,7 @@ from ._plots import _pyplot, plot_genre_scores, plot_precision_recall, plot_thre
 
 
 def write_report(report, directory, *, y_true=None, y_score=None, thresholds=None,
-                 title="Genre report", plots=True):
+                 cv_thresholds=None, title="Genre report", plots=True):
     """Write a genre report into a folder: CSV tables, a markdown page, PNG plots.
 
     Files written: ``per_genre.csv``, ``summary.csv``, ``report.md`` (both tables,
@@ -28,6 +28,8 @@ def write_report(report, directory, *, y_true=None, y_score=None, thresholds=Non
         Predicted probabilities the report was computed on, for the curve plots.
     thresholds : float or array-like of shape (n_genres,), default=None
         Decision thresholds to mark on the F1-threshold curves.
+    cv_thresholds : array-like of shape (n_folds, n_genres), default=None
+        The thresholds tuned on each inner fold, drawn as a spread around each mark.
     title : str, default="Genre report"
         Heading of ``report.md``.
     plots : bool, default=True
@@ -60,7 +62,8 @@ def write_report(report, directory, *, y_true=None, y_score=None, thresholds=Non
                 ("precision_recall.png", "Precision-recall curves",
                  lambda: plot_precision_recall(y_true, y_score, names)),
                 ("threshold_curves.png", "F1 by threshold",
-                 lambda: plot_threshold_curves(y_true, y_score, names, thresholds)),
+                 lambda: plot_threshold_curves(y_true, y_score, names, thresholds,
+                                               cv_thresholds=cv_thresholds)),
             ]
         for file_name, caption, draw in drawings:
             _save_figure(plt, draw().figure, directory / file_name)
@@ -82,9 +85,10 @@ def _markdown(report, title, images):
     parts = [
         f"# {title}",
         "## Summary",
-        "Rows `prior` (label frequencies as scores) and `stratified` (random genres at "
-        "those frequencies) are baselines: a useful model beats both on `macro_ap` and "
-        "`macro_f1`.",
+        "Rows `prior` (label frequencies as scores; every poster gets the most frequent "
+        "genres) and `stratified` (random genres at those frequencies) are baselines: a "
+        "useful model beats both on `macro_ap` and `macro_f1`. `genres_per_poster` "
+        f"is the mean of predicted genres; the truth has {report.true_genres_per_poster:.2f}.",
         _markdown_table(report.summary),
         "## Per genre",
         _markdown_table(report.per_genre),

@@ -13,6 +13,7 @@ from sklearn.model_selection import GridSearchCV, ShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.metrics import f1_score
 from sklearn.svm import SVC, LinearSVC
 
 from skposter.datasets import make_posters
@@ -197,3 +198,27 @@ def test_posters_and_metadata_in_one_frame_through_grid_search(tmp_path):
     scores = report.summary["macro_ap"]
     assert scores["model"] > scores["prior"] + 0.3
     assert scores["model"] >= MACRO_AP(model.named_estimators_.poster, X.iloc[test], Y.iloc[test])
+
+
+def test_predict_decides_with_thresholds_tuned_out_of_fold(complementary):
+    X, Y, X_test, Y_test = complementary
+    tuned = _stack().fit(X, Y)
+    proba = tuned.predict_proba(X_test)
+    np.testing.assert_array_equal(tuned.predict(X_test), proba >= tuned.thresholds_)
+    assert tuned.cv_thresholds_.shape == (5, 3) and (tuned.thresholds_ > tuned.floors_).all()
+    own = _stack(scoring=None).fit(X, Y)
+    assert not hasattr(own, "thresholds_")
+    np.testing.assert_array_equal(own.predict_proba(X_test), proba)
+    # Balanced meta-models cut at 0.5 over-predict; micro-F1 thresholds do not.
+    micro = [f1_score(Y_test, m.predict(X_test), average="micro") for m in (tuned, own)]
+    assert micro[0] > micro[1]
+    # A refit without scoring drops the old thresholds.
+    assert not hasattr(clone(tuned).set_params(scoring=None).fit(X, Y), "thresholds_")
+    tuned.set_params(scoring=None).fit(X, Y)
+    assert not hasattr(tuned, "thresholds_")
+
+
+def test_stack_never_leaves_a_poster_without_a_genre_when_asked(complementary):
+    X, Y, X_test, _ = complementary
+    pred = _stack(at_least_one=True).fit(X, Y).predict(X_test)
+    assert (pred.sum(axis=1) >= 1).all()

@@ -63,6 +63,34 @@ def test_printable_and_serialisable(scores):
     json.dumps(report.to_dict())
 
 
+def test_prior_row_predicts_the_most_frequent_genres_as_users_would(scores):
+    y_true, y_score = scores
+    report = genre_report(y_true, y_score, y_prior=y_true[:100])
+    # 1.2 genres per sample on average: the prior row predicts genre 0 everywhere.
+    expected = np.tile([1, 0, 0, 0], (200, 1))
+    prior = report.summary.loc["prior"]
+    assert prior["micro_f1"] == pytest.approx(f1_score(y_true, expected, average="micro"))
+    assert prior["micro_f1"] > 0.3 and prior["genres_per_poster"] == 1
+    assert report.true_genres_per_poster == pytest.approx(y_true.sum(axis=1).mean())
+    assert report.summary.loc["model", "genres_per_poster"] == pytest.approx(
+        (y_score >= 0.5).sum(axis=1).mean())
+    np.testing.assert_allclose(report.per_genre["predicted_rate"], (y_score >= 0.5).mean(axis=0))
+
+
+def test_thresholds_and_their_spread_per_genre(scores):
+    y_true, y_score = scores
+    thresholds = np.array([0.5, 0.4, 0.3, 0.6])
+    folds = np.array([[0.5, 0.3, 0.3, 0.5], [0.5, 0.5, 0.3, 0.7]])
+    report = genre_report(y_true, y_score, thresholds=thresholds, cv_thresholds=folds)
+    np.testing.assert_allclose(report.per_genre["threshold"], thresholds)
+    np.testing.assert_allclose(report.per_genre["threshold_sd"], [0, 0.1, 0, 0.1])
+    # Without y_pred, the thresholds decide.
+    assert report.summary.loc["model", "micro_f1"] == pytest.approx(
+        f1_score(y_true, y_score >= thresholds, average="micro"))
+    with pytest.raises(ValueError, match="one value per genre"):
+        genre_report(y_true, y_score, thresholds=[0.5, 0.5])
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

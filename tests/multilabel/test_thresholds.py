@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skposter.metrics import GENRE_SCORERS
 from skposter.multilabel import GenreThresholdClassifier, PerGenreClassifier
-from skposter.multilabel._thresholds import _best_threshold
+from skposter.multilabel._tuning import best_threshold as _best_threshold, genre_folds
 
 
 def _imbalanced(n_samples, seed):
@@ -44,7 +44,7 @@ def test_tuned_thresholds_raise_macro_f1_on_imbalanced_genres(problem):
     assert Y.mean().round(2).tolist() == [0.48, 0.12, 0.06]
     plain = _unweighted().fit(X, Y)
     balanced = PerGenreClassifier(LogisticRegression(solver="liblinear")).fit(X, Y)
-    tuned = GenreThresholdClassifier(_unweighted(), random_state=0).fit(X, Y)
+    tuned = GenreThresholdClassifier(_unweighted(), scoring="macro_f1", random_state=0).fit(X, Y)
     f1_plain, f1_balanced, f1_tuned = (
         f1_score(Y_test, model.predict(X_test), average="macro")
         for model in (plain, balanced, tuned)
@@ -61,7 +61,8 @@ def test_curves_are_out_of_fold_scores_of_each_candidate(problem):
     X, Y, _, _ = problem
     folds = list(KFold(3, shuffle=True, random_state=1).split(X))
     oof = cross_val_predict(_unweighted(), X, Y.to_numpy(), cv=folds, method="predict_proba")
-    per_genre = GenreThresholdClassifier(_unweighted(), cv=folds, threshold_grid=11).fit(X, Y)
+    per_genre = GenreThresholdClassifier(_unweighted(), scoring="macro_f1", cv=folds,
+                                         threshold_grid=11).fit(X, Y)
     assert per_genre.scores_.shape == (3, 11) and per_genre.threshold_grid_[1] == 0.1
     for k in range(3):
         for i in (2, 5, 8):
@@ -73,14 +74,17 @@ def test_curves_are_out_of_fold_scores_of_each_candidate(problem):
         expected = [f1_score(Y, oof >= t, average=average, zero_division=0)
                     for t in glob.threshold_grid_]
         np.testing.assert_allclose(glob.scores_, expected)
-        assert len(set(glob.thresholds_)) == 1
+        # One threshold, raised to a genre's floor where that is higher.
+        best = glob.threshold_grid_[np.argmax(expected)]
+        np.testing.assert_allclose(glob.thresholds_, np.maximum(best, glob.floors_),
+                                   rtol=1e-12)
 
 
 def test_callable_scoring_per_genre_and_global(problem):
     X, Y, _, _ = problem
     f2 = GenreThresholdClassifier(_unweighted(), scoring=partial(fbeta_score, beta=2),
                                   random_state=0).fit(X, Y)
-    f1 = GenreThresholdClassifier(_unweighted(), random_state=0).fit(X, Y)
+    f1 = GenreThresholdClassifier(_unweighted(), scoring="macro_f1", random_state=0).fit(X, Y)
     # F2 values recall more than F1, so it settles on lower thresholds.
     assert (f2.thresholds_ <= f1.thresholds_).all() and f2.thresholds_.sum() < f1.thresholds_.sum()
     micro = partial(f1_score, average="micro")
@@ -92,10 +96,35 @@ def test_callable_scoring_per_genre_and_global(problem):
     np.testing.assert_array_equal(by_callable.thresholds_, by_name.thresholds_)
 
 
-def test_coupled_metric_needs_global_thresholds(problem):
+def test_micro_f1_tunes_the_genres_jointly(problem):
+    X, Y, X_test, Y_test = problem
+    joint = GenreThresholdClassifier(_unweighted(), scoring="micro_f1", random_state=0).fit(X, Y)
+    common = GenreThresholdClassifier(_unweighted(), thresholds="global", scoring="micro_f1",
+                                      random_state=0).fit(X, Y)
+    own = GenreThresholdClassifier(_unweighted(), scoring="macro_f1", random_state=0).fit(X, Y)
+    # Each genre's final curve is micro-F1 with the others at their thresholds, and
+    # each threshold sits at its curve's best (the ascent has converged).
+    best = joint.scores_.max(axis=1)
+    assert best.max() - best.min() < 1e-12
+    assert best[0] >= common.scores_.max() - 1e-12
+    # Under micro-F1 rare genres are decided more strictly than for their own F1.
+    assert (joint.thresholds_[1:] > own.thresholds_[1:]).all()
+    micro = [f1_score(Y_test, m.predict(X_test), average="micro") for m in (joint, common, own)]
+    assert micro[0] >= max(micro[1:]) - 0.005
+
+
+def test_samples_f1_joint_curves_are_the_metric_itself(problem):
     X, Y, _, _ = problem
-    with pytest.raises(ValueError, match="thresholds='global'"):
-        GenreThresholdClassifier(scoring="micro_f1").fit(X, Y)
+    folds = list(KFold(3, shuffle=True, random_state=1).split(X))
+    oof = cross_val_predict(_unweighted(), X, Y.to_numpy(), cv=folds, method="predict_proba")
+    model = GenreThresholdClassifier(_unweighted(), scoring="samples_f1", cv=folds,
+                                     threshold_grid=21).fit(X, Y)
+    for k in range(3):
+        for i in (4, 10, 16):
+            thresholds = model.thresholds_.copy()
+            thresholds[k] = model.threshold_grid_[i]
+            expected = f1_score(Y, oof >= thresholds, average="samples", zero_division=0)
+            assert model.scores_[k, i] == pytest.approx(expected)
 
 
 def test_fixed_thresholds_skip_cross_validation(problem):
@@ -214,3 +243,62 @@ def test_bad_targets_and_parameters_are_named(problem):
         GenreThresholdClassifier(threshold_grid=[0.2, 1.2]).fit(X, Y)
     with pytest.raises(ValueError, match="scoring"):
         GenreThresholdClassifier(scoring="accuracy").fit(X, Y)
+
+
+def _with_rare_genres(n_samples=600, seed=3):
+    X, Y = _imbalanced(n_samples, seed)
+    Y = Y.assign(News=0, Short=0)
+    Y.loc[:5, "Short"] = 1  # 6 positives: some inner training fold keeps only 4
+    return X, Y
+
+
+def test_rare_genres_fall_back_with_one_warning_naming_them():
+    X, Y = _with_rare_genres()
+    base = PerGenreClassifier(LogisticRegression(solver="liblinear"))
+    with pytest.warns(UserWarning) as caught:
+        model = GenreThresholdClassifier(base, random_state=0).fit(X, Y)
+    tuning = [str(w.message) for w in caught if "shared by the other genres" in str(w.message)]
+    assert len(tuning) == 1 and "'News'" in tuning[0] and "'Short'" in tuning[0]
+    assert model.fallback_genres_ == ["News", "Short"]
+    assert np.isnan(model.scores_[3:]).all() and np.isfinite(model.scores_[:3]).all()
+    # Never predicted at or below the training frequency, never at probability 0.
+    prior = Y.mean().to_numpy()
+    assert (model.thresholds_ > prior).all() and (model.thresholds_ > model.floors_).all()
+    proba, pred = model.predict_proba(X), model.predict(X).astype(bool)
+    assert not (pred & (proba <= prior)).any() and pred[:, 3].sum() == 0
+
+
+def test_a_genre_falling_back_in_some_inner_fold_is_not_tuned():
+    X, Y = _with_rare_genres()
+    # min_support=1 lets the 6 Short posters through the count; a fold whose
+    # training part has 4 of them predicts their prior: a constant probability.
+    model = GenreThresholdClassifier(PerGenreClassifier(LogisticRegression(solver="liblinear")),
+                                     min_support=1, random_state=0)
+    with pytest.warns(UserWarning, match="constant probability in some inner fold"):
+        model.fit(X, Y)
+    assert "Short" in model.fallback_genres_
+
+
+def test_int_cv_spreads_every_genre_over_the_folds():
+    X, Y = _with_rare_genres()
+    Y.loc[100:109, "News"] = 1
+    model = GenreThresholdClassifier(_unweighted(), cv=5, random_state=0)
+    folds = genre_folds(model.cv, X, Y, random_state=0)
+    per_fold = np.array([Y.to_numpy()[test].sum(axis=0) for _, test in folds])
+    assert per_fold[:, 3].tolist() == [2, 2, 2, 2, 2]
+    assert per_fold.max(axis=0).tolist() == pytest.approx(
+        np.ceil(Y.sum().to_numpy() / 5).tolist(), abs=1)
+    # A splitter is used as given.
+    given = KFold(4)
+    assert [t.tolist() for _, t in genre_folds(given, X, Y, 0)] == [
+        t.tolist() for _, t in given.split(X)]
+
+
+def test_threshold_spread_across_folds_is_kept(problem):
+    X, Y, _, _ = problem
+    model = GenreThresholdClassifier(_unweighted(), cv=4, random_state=0).fit(X, Y)
+    assert model.cv_thresholds_.shape == (4, 3)
+    assert (model.cv_thresholds_ > model.floors_).all()
+    # Fewer positives, noisier thresholds: Western's spread is Drama's or more.
+    spread = model.cv_thresholds_.std(axis=0)
+    assert spread[2] >= spread[0]
