@@ -50,11 +50,8 @@ def resize_image(image, size, *, mode="crop", interpolation="bilinear", pad_valu
         return np.asarray(pil.resize((out_w, out_h), resample))
     if mode == "crop":
         # Crop box in source coordinates: one resampling step, no intermediate image.
-        scale = max(out_h / in_h, out_w / in_w)
-        box_w, box_h = out_w / scale, out_h / scale
-        left, top = (in_w - box_w) / 2, (in_h - box_h) / 2
-        box = (left, top, left + box_w, top + box_h)
-        return np.asarray(pil.resize((out_w, out_h), resample, box=box))
+        return np.asarray(pil.resize((out_w, out_h), resample,
+                                     box=_centre_box(in_h, in_w, out_h, out_w)))
     scale = min(out_h / in_h, out_w / in_w)
     new_w = min(out_w, max(1, round(in_w * scale)))
     new_h = min(out_h, max(1, round(in_h * scale)))
@@ -62,6 +59,18 @@ def resize_image(image, size, *, mode="crop", interpolation="bilinear", pad_valu
     top, left = (out_h - new_h) // 2, (out_w - new_w) // 2
     canvas[top : top + new_h, left : left + new_w] = pil.resize((new_w, new_h), resample)
     return canvas
+
+
+def _centre_box(in_h, in_w, out_h, out_w):
+    """The largest centred box of the output's aspect ratio, in source coordinates.
+
+    Clamped to the image: ``in_w / (out_w / in_w)`` can come out a hair above
+    ``in_w`` (300x443 to 85x128 does), and Pillow refuses a box reaching outside.
+    """
+    scale = max(out_h / in_h, out_w / in_w)
+    box_w, box_h = min(in_w, out_w / scale), min(in_h, out_h / scale)
+    left, top = max(0.0, (in_w - box_w) / 2), max(0.0, (in_h - box_h) / 2)
+    return (left, top, min(in_w, left + box_w), min(in_h, top + box_h))
 
 
 class Resizer(ImageTransformerMixin, BaseEstimator):

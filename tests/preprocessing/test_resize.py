@@ -5,6 +5,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skposter.io import prepare_poster
 from skposter.preprocessing import Resizer, resize_image
 
 
@@ -94,3 +98,37 @@ def test_conventions():
     # Stateless: transform works without fit.
     assert Resizer(size=4).transform(images).shape == (1, 4, 4, 3)
     assert Resizer().get_feature_names_out().tolist() == ["poster"]
+
+
+@pytest.mark.parametrize("mode", ["crop", "pad", "stretch"])
+@pytest.mark.parametrize("size", [(443, 300), (750, 500), (268, 182), (1, 2000), (2000, 1)])
+def test_common_poster_sizes_to_the_default_and_224(mode, size):
+    image = np.full((*size, 3), 200, dtype=np.uint8)
+    for target in [(128, 85), (224, 224)]:
+        out = Resizer(size=target, mode=mode).fit_transform([image])
+        assert out.shape == (1, *target, 3)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    in_h=st.integers(1, 2000), in_w=st.integers(1, 2000),
+    out_h=st.integers(1, 300), out_w=st.integers(1, 300),
+    mode=st.sampled_from(["crop", "pad", "stretch"]),
+)
+def test_every_input_and_target_size(in_h, in_w, out_h, out_w, mode):
+    # Extreme aspect ratios come from the independent sides (1 x 2000 and back).
+    image = np.full((in_h, in_w, 3), 200, dtype=np.uint8)
+    out = Resizer(size=(out_h, out_w), mode=mode, pad_value=0).fit_transform([image])[0]
+    assert out.shape == (out_h, out_w, 3) and out.dtype == np.uint8
+    filled = (out != 0).all(axis=2)
+    if mode == "pad":
+        # The image fills one whole side and is centred on the other.
+        rows, cols = np.flatnonzero(filled.any(axis=1)), np.flatnonzero(filled.any(axis=0))
+        assert len(rows) == out_h or len(cols) == out_w
+        assert abs(rows[0] - (out_h - 1 - rows[-1])) <= 1
+        assert abs(cols[0] - (out_w - 1 - cols[-1])) <= 1
+    else:
+        # Nothing outside the image is sampled: no border creeps in.
+        assert (out == 200).all()
+    # The stream resizes arrays exactly as the Resizer does.
+    np.testing.assert_array_equal(prepare_poster(image, (out_h, out_w), mode=mode), out)
