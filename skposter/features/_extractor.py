@@ -61,7 +61,10 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         Folder (or a Memory's location) where features are stored per poster, keyed by
         file content and by every setting above that changes them. A repeated
         transform (a grid search over later steps, a rerun after a crash) computes
-        only posters not stored yet.
+        only posters not stored yet. Every entry read is checked (length, checksum,
+        finite values); damaged ones are recomputed and overwritten. A folder that
+        cannot be written (read-only, full) never costs the computed features. Either
+        gives one ``FeatureCacheWarning`` per transform.
     draft : bool, default=True
         Decode large JPEGs at reduced size (see :func:`skposter.io.prepare_poster`).
     on_error : {"raise", "blank"}, default="raise"
@@ -186,14 +189,11 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         if cache is not None:
             keys = map_in_threads(_try_content_key, sources, n_jobs=-1, verbose=self.verbose,
                                   desc="hashing posters")
-            stored = [None if key is None else cache.get(key) for key in keys]
-            todo = np.asarray([i for i, vector in enumerate(stored) if vector is None], dtype=int)
-            for i, vector in enumerate(stored):
-                if vector is not None:
-                    features[i] = vector
-        if len(todo):
-            failures = self._extract(sources, todo, features, cache, keys)
-            self._handle_failures(failures, paths)
+            todo = _read_stored(cache, keys, features)
+        failures = self._extract(sources, todo, features, cache, keys) if len(todo) else {}
+        if cache is not None:
+            cache.warn_problems(stacklevel=2)
+        self._handle_failures(failures, paths)
         return features
 
     def get_feature_names_out(self, input_features=None):
@@ -261,7 +261,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
             "dtype_policy": self.device_plan_.dtype_policy,
             "version": FEATURE_VERSION,
         }
-        return FeatureCache(root, settings)
+        return FeatureCache(root, settings, self.n_features_out_)
 
     def __getstate__(self):
         # A copy: object.__getstate__ returns the instance's own __dict__.
@@ -295,6 +295,18 @@ def _sources(X):
         return list(X), None
     paths = resolve_paths(X)
     return paths, paths
+
+
+def _read_stored(cache, keys, features):
+    """Fill ``features`` with the rows ``cache`` holds; return the rows still to compute."""
+    todo = []
+    for i, key in enumerate(keys):
+        vector = None if key is None else cache.get(key)
+        if vector is None:
+            todo.append(i)
+        else:
+            features[i] = vector
+    return np.asarray(todo, dtype=int)
 
 
 def _try_content_key(source):
