@@ -59,7 +59,15 @@ def metadata_columns(model):
     return [c for c in columns if c != POSTER_COLUMN]
 
 
-def load_part(directory, part):
+def add_labels_argument(parser):
+    """``--labels FILE``: which label table of a poster folder to read."""
+    parser.add_argument("--labels", metavar="CSV",
+                        help="label table to read in DIR when it holds several (the Kaggle "
+                             "download has train.csv, val.csv, test.csv and whole.csv), "
+                             "e.g. --labels whole.csv")
+
+
+def load_part(directory, part, labels=None):
     """Load a poster folder and pick rows by the fixed split.
 
     Parameters
@@ -68,6 +76,8 @@ def load_part(directory, part):
         Poster folder, as :func:`~skposter.datasets.load_posters` reads.
     part : {"train", "test", "all"}
         Rows of :func:`~skposter.datasets.split_by_id`'s train or test part, or all.
+    labels : str, default=None
+        The label table, as ``load_posters`` takes it.
 
     Returns
     -------
@@ -76,7 +86,7 @@ def load_part(directory, part):
     rows, train_rows : ndarray of int
         Rows of ``part``, and the train part's rows (for baselines).
     """
-    data = load_posters(directory)
+    data = load_posters(directory, labels=labels)
     train, test = split_by_id(data.ids)
     rows = {"train": train, "test": test, "all": np.arange(len(data.ids))}[part]
     if len(rows) == 0:

@@ -11,7 +11,9 @@ from ..io import PosterLoader
 from ..metrics import genre_report
 from ..multilabel import GenreThresholdClassifier, PerGenreClassifier
 from ..preprocessing import RGBStatsExtractor
-from ._common import decision_thresholds, print_written, save_report, scores_and_genres
+from ._common import (
+    add_labels_argument, decision_thresholds, print_written, save_report, scores_and_genres,
+)
 
 
 def add_demo_parser(commands):
@@ -27,6 +29,7 @@ def add_demo_parser(commands):
     )
     parser.add_argument("--data", metavar="DIR",
                         help="poster folder (images/ + genres.csv); default: synthetic posters")
+    add_labels_argument(parser)
     parser.add_argument("--n-samples", type=int, default=1000, metavar="N",
                         help="synthetic posters to generate (default: %(default)s)")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
@@ -46,7 +49,7 @@ def run_demo(args):
         X, source = data.images, f"{args.n_samples} synthetic posters"
         steps = []
     else:
-        data = load_posters(args.data)
+        data = load_posters(args.data, labels=args.labels)
         X, source = data.paths, f"{len(data.paths)} posters from {args.data}"
         steps = [PosterLoader(n_jobs=args.n_jobs, verbose=1)]
     train, test = split_by_id(data.ids)

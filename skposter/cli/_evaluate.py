@@ -5,8 +5,8 @@ import warnings
 from .. import load
 from ..metrics import genre_report
 from ._common import (
-    decision_thresholds, genre_names, load_part, metadata_columns, model_input, print_written,
-    save_report, scores_and_genres,
+    add_labels_argument, decision_thresholds, genre_names, load_part, metadata_columns,
+    model_input, print_written, save_report, scores_and_genres,
 )
 
 
@@ -27,6 +27,7 @@ def add_evaluate_parser(commands):
                         help="model file written by 'skposter train' or skposter.save")
     parser.add_argument("--data", metavar="DIR", required=True,
                         help="poster folder with the genres the model predicts")
+    add_labels_argument(parser)
     parser.add_argument("--report-dir", metavar="OUT", required=True,
                         help="folder to write the report into (created if needed)")
     parser.add_argument("--all", action="store_true",
@@ -37,7 +38,7 @@ def add_evaluate_parser(commands):
 
 def run_evaluate(args):
     model = load(args.model)
-    data, rows, train = load_part(args.data, "all" if args.all else "test")
+    data, rows, train = load_part(args.data, "all" if args.all else "test", args.labels)
     needed = metadata_columns(model)
     if needed and data.metadata is None:
         raise FileNotFoundError(f"{args.model} reads metadata but {args.data} has no "

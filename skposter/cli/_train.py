@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 from .. import save
-from ._common import load_part, model_input
+from ._common import add_labels_argument, load_part, model_input
 from ._models import MODELS, build_model
 
 
@@ -23,6 +23,7 @@ def add_train_parser(commands):
     parser.add_argument("--data", metavar="DIR", required=True,
                         help="poster folder: images/ + genres.csv (+ metadata.csv), or "
                              "the Kaggle layout")
+    add_labels_argument(parser)
     parser.add_argument("--model", choices=list(MODELS), default=next(iter(MODELS)),
                         help=f"model kind (default: %(default)s). {kinds}")
     parser.add_argument("--metadata", action="store_true",
@@ -44,7 +45,7 @@ def run_train(args):
     # Fitting can take minutes: refuse an unwritable destination before, not after.
     if not Path(args.out).parent.is_dir():
         raise FileNotFoundError(f"the folder of --out {args.out} does not exist.")
-    data, rows, _ = load_part(args.data, "all" if args.all else "train")
+    data, rows, _ = load_part(args.data, "all" if args.all else "train", args.labels)
     metadata = None
     if args.metadata:
         if data.metadata is None:

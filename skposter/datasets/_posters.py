@@ -14,15 +14,17 @@ from sklearn.utils import Bunch
 _NON_GENRE = ("Id", "Genre")
 
 
-def load_posters(path, *, pattern="{}.jpg", on_missing="raise"):
+def load_posters(path, *, labels=None, pattern="{}.jpg", on_missing="raise", as_frame=False):
     """Load a folder of labelled posters.
 
     Two layouts are recognised:
 
     * skposter's (as in ``shared/posters``): ``images/<Id>.jpg``, ``genres.csv`` and an
       optional ``metadata.csv``;
-    * the public Kaggle movie-poster layout: ``Images/<Id>.jpg`` beside one CSV file
-      (e.g. ``train.csv``) holding ``Id``, ``Genre`` and one 0/1 column per genre.
+    * the public Kaggle movie-poster layout: ``Images/<Id>.jpg`` beside CSV files
+      (``train.csv``, ``val.csv``, ``test.csv``, ``whole.csv`` as downloaded) holding
+      ``Id``, ``Genre`` and one 0/1 column per genre; ``labels`` picks one when there
+      are several.
 
     Images are not decoded here: pass ``paths`` to :class:`~skposter.io.PosterLoader`.
 
@@ -30,20 +32,29 @@ def load_posters(path, *, pattern="{}.jpg", on_missing="raise"):
     ----------
     path : str or path-like
         The collection's folder.
+    labels : str or path-like, default=None
+        The label table to read: a file name in the folder (e.g. ``"whole.csv"``) or
+        a path. By default the layout's own (``genres.csv``, or the only table beside
+        ``Images/``).
     pattern : str, default="{}.jpg"
         Image file name for an id.
     on_missing : {"raise", "drop"}, default="raise"
         What to do with label rows whose image file does not exist: raise an error
         naming them, or drop them (with a warning giving their number and first ids).
         When no row has an image, it raises either way.
+    as_frame : bool, default=False
+        Give ``target`` as a DataFrame whose columns are the genre names, as
+        scikit-learn's loaders do, so estimators fitted on it name genres in their
+        ``classes_``, warnings and errors.
 
     Returns
     -------
     data : sklearn.utils.Bunch
         ``frame`` (the label table: ``Id``, ``Genre`` and the genre columns);
-        ``ids``; ``paths`` (image file per row); ``target`` (n, n_genres) 0/1 int;
-        ``target_names``; ``metadata`` (the metadata table with its ``Id`` column, or
-        None); ``images_dir``.
+        ``ids``; ``paths`` (image file per row); ``target`` (n, n_genres) 0/1 int,
+        a DataFrame with ``as_frame``; ``target_names``; ``metadata`` (the metadata
+        table with its ``Id`` column, or None); ``images_dir``; ``labels`` (the label
+        table read).
 
     Raises
     ------
@@ -51,14 +62,21 @@ def load_posters(path, *, pattern="{}.jpg", on_missing="raise"):
         The folder, its label table or (``on_missing="raise"``) an image is missing.
     ValueError
         A table is malformed (naming the file and pandas' reason, e.g. the line with
-        too many fields), has no rows, repeats ids, or a genre column holds values
-        other than 0 and 1 (naming the column, the values and their ids).
+        too many fields), has no rows, repeats an id with different labels, or a genre
+        column holds values other than 0 and 1 (naming the column, the values and
+        their ids); the folder holds several label tables and ``labels`` is None.
+
+    Warns
+    -----
+    UserWarning
+        Rows repeated exactly (same id, same labels) are kept once, naming the ids.
     """
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"poster folder {folder} does not exist.")
-    images_dir, labels_csv = _find_layout(folder)
-    frame = read_table(labels_csv, dtype={"Id": str, "Genre": str})
+    images_dir, labels_csv = _find_layout(folder, labels)
+    frame = _drop_repeated_rows(read_table(labels_csv, dtype={"Id": str, "Genre": str}),
+                                labels_csv)
     _check_labels(frame, labels_csv)
     paths = np.array([os.path.join(images_dir, pattern.format(i)) for i in frame["Id"]])
     exists = np.array([os.path.isfile(p) for p in paths], dtype=bool)
@@ -78,18 +96,29 @@ def load_posters(path, *, pattern="{}.jpg", on_missing="raise"):
     names = [c for c in frame.columns if c not in _NON_GENRE]
     metadata_csv = folder / "metadata.csv"
     metadata = read_table(metadata_csv, dtype={"Id": str}) if metadata_csv.is_file() else None
+    target = frame[names].astype(int)
     return Bunch(
         frame=frame,
         ids=frame["Id"].to_numpy(dtype=str),
         paths=paths,
-        target=frame[names].to_numpy(dtype=int),
+        target=target.reset_index(drop=True) if as_frame else target.to_numpy(),
         target_names=names,
         metadata=metadata,
         images_dir=str(images_dir),
+        labels=str(labels_csv),
     )
 
 
-def _find_layout(folder):
+def _find_layout(folder, labels):
+    images_dir = next((folder / name for name in ("images", "Images")
+                       if (folder / name).is_dir()), None)
+    if labels is not None:
+        table = folder / labels
+        if images_dir is None or not table.is_file():
+            raise FileNotFoundError(
+                f"{folder} lacks {'an images folder' if images_dir is None else table}; "
+                "labels names a CSV table beside images/ or Images/.")
+        return images_dir, table
     if (folder / "images").is_dir() and (folder / "genres.csv").is_file():
         return folder / "images", folder / "genres.csv"
     if (folder / "Images").is_dir():
@@ -99,7 +128,8 @@ def _find_layout(folder):
         if candidates:
             raise ValueError(
                 f"{folder} holds several label tables {[p.name for p in candidates]}; "
-                "keep one beside Images/."
+                "pick one with labels= (--labels on the command line), e.g. "
+                f"labels={candidates[-1].name!r}."
             )
     raise FileNotFoundError(
         f"{folder} is not a poster collection: expected images/ with genres.csv, or "
@@ -125,12 +155,24 @@ def _has_label_columns(csv_path):
     return "Id" in columns and "Genre" in columns
 
 
+def _drop_repeated_rows(frame, source):
+    """Keep one of each set of identical rows (Kaggle's whole.csv repeats 12), warning once."""
+    repeated = frame.duplicated()
+    if repeated.any() and "Id" in frame.columns:
+        ids = frame.loc[repeated, "Id"].unique().tolist()
+        warnings.warn(f"{source} repeats {len(ids)} ids with identical rows (first: "
+                      f"{ids[:10]}); each is kept once.", UserWarning, stacklevel=3)
+        frame = frame[~repeated].reset_index(drop=True)
+    return frame
+
+
 def _check_labels(frame, source):
     if "Id" not in frame.columns:
         raise ValueError(f"{source} has no Id column; columns are {list(frame.columns)}.")
     duplicated = frame["Id"][frame["Id"].duplicated()].unique().tolist()
     if duplicated:
-        raise ValueError(f"{source} repeats ids {duplicated[:10]}; each poster must appear once.")
+        raise ValueError(f"{source} repeats ids {duplicated[:10]} with different labels; "
+                         "each poster must appear once.")
     if frame.empty:
         raise ValueError(f"{source} has no rows; a poster collection needs at least one.")
     names = [c for c in frame.columns if c not in _NON_GENRE]

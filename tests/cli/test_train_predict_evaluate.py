@@ -101,6 +101,28 @@ def test_evaluate_scores_the_test_part_and_writes_the_report(posters, trained, t
     per_genre = pd.read_csv(out / "per_genre.csv", index_col="genre")
     assert per_genre["support"].to_dict() == frame.iloc[test][per_genre.index].sum().to_dict()
     assert f"on {len(test)} posters" in text
+    # The tuned thresholds and their spread over the inner folds are in the report.
+    model = skposter.load(trained)
+    assert per_genre["threshold"].tolist() == pytest.approx(model.thresholds_.tolist())
+    assert (per_genre["threshold_sd"] >= 0).all()
+
+
+def test_labels_picks_the_table_of_a_kaggle_folder(posters, tmp_path, capsys):
+    kaggle = tmp_path / "kaggle"
+    kaggle.mkdir()
+    (kaggle / "Images").symlink_to(posters / "images")
+    frame = pd.read_csv(posters / "genres.csv")
+    frame.iloc[:50].to_csv(kaggle / "val.csv", index=False)
+    pd.concat([frame, frame.iloc[[3]]]).to_csv(kaggle / "whole.csv", index=False)
+    path = tmp_path / "model.skposter"
+    assert main(["train", "--data", str(kaggle), "--out", str(path)]) == 1
+    assert "several label tables ['val.csv', 'whole.csv']" in capsys.readouterr().err
+    assert main(["train", "--data", str(kaggle), "--labels", "whole.csv",
+                 "--out", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "repeats 1 ids with identical rows" in captured.err
+    train, _ = split_by_id(frame["Id"])
+    assert f"on {len(train)} of {len(frame)} posters" in captured.out
 
 
 def test_metadata_models_need_metadata_to_predict(posters, tmp_path, capsys):

@@ -32,11 +32,47 @@ def test_missing_image_raises_or_drops(folder):
     assert len(data.paths) == 7 and first not in data.ids
 
 
-def test_duplicate_ids_are_named(folder):
+def test_identical_rows_are_kept_once_conflicting_ones_are_named(folder):
     frame = pd.read_csv(folder / "genres.csv")
-    pd.concat([frame, frame.iloc[[2]]]).to_csv(folder / "genres.csv", index=False)
-    with pytest.raises(ValueError, match=frame["Id"][2]):
+    pd.concat([frame, frame.iloc[[2, 5]]]).to_csv(folder / "genres.csv", index=False)
+    with pytest.warns(UserWarning, match=rf"repeats 2 ids .*{frame['Id'][2]}"):
+        data = load_posters(folder)
+    assert len(data.ids) == 8 and list(data.ids) == list(frame["Id"])
+    conflicting = frame.iloc[[2]].assign(Comedy=1 - frame["Comedy"][2])
+    pd.concat([frame, conflicting]).to_csv(folder / "genres.csv", index=False)
+    with pytest.raises(ValueError, match=rf"{frame['Id'][2]}.* with different labels"):
         load_posters(folder)
+
+
+def _kaggle_as_downloaded(tmp_path, folder):
+    """Images/ beside train, val, test and whole tables; whole.csv repeats two rows."""
+    kaggle = tmp_path / "kaggle"
+    (kaggle / "Images").mkdir(parents=True)
+    for path in (folder / "images").iterdir():
+        (kaggle / "Images" / path.name).write_bytes(path.read_bytes())
+    frame = pd.read_csv(folder / "genres.csv")
+    for name, rows in [("train", [0, 1, 2, 3]), ("val", [4, 5]), ("test", [6, 7])]:
+        frame.iloc[rows].to_csv(kaggle / f"{name}.csv", index=False)
+    pd.concat([frame, frame.iloc[[1, 6]]]).to_csv(kaggle / "whole.csv", index=False)
+    return kaggle, frame
+
+
+def test_kaggle_layout_as_downloaded_picks_a_table_with_labels(tmp_path, folder):
+    kaggle, frame = _kaggle_as_downloaded(tmp_path, folder)
+    with pytest.raises(ValueError, match=r"several label tables .*test\.csv.*labels="):
+        load_posters(kaggle)
+    with pytest.warns(UserWarning, match="repeats 2 ids"):
+        whole = load_posters(kaggle, labels="whole.csv")
+    assert list(whole.ids) == list(frame["Id"]) and whole.labels.endswith("whole.csv")
+    assert list(load_posters(kaggle, labels="val.csv").ids) == list(frame["Id"][4:6])
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        load_posters(kaggle, labels="nope.csv")
+
+
+def test_as_frame_gives_the_target_with_genre_names(folder):
+    data = load_posters(folder, as_frame=True)
+    assert list(data.target.columns) == data.target_names
+    np.testing.assert_array_equal(data.target.to_numpy(), load_posters(folder).target)
 
 
 def test_non_binary_genre_column_is_named(folder):
