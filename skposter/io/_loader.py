@@ -2,9 +2,11 @@
 
 import numbers
 import os
+import struct
 import warnings
 
 import numpy as np
+from PIL import Image
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -16,6 +18,13 @@ from ._threads import describe_error, map_in_threads
 
 #: Grey level of the 1x1 placeholder that replaces an unreadable poster.
 BLANK_VALUE = 128
+
+#: What decoding a broken file raises: Pillow's plugins report damage as OSError
+#: (truncated, unidentified), ValueError, SyntaxError (broken PNG chunks), EOFError,
+#: IndexError or struct.error (short headers). Anything else, such as MemoryError or
+#: KeyboardInterrupt, is not about the file and propagates.
+UNREADABLE_FILE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError,
+                          struct.error, Image.DecompressionBombError)
 
 
 def decode_all(paths, *, max_pixels, n_jobs=None, verbose=0, desc="decoding posters"):
@@ -38,7 +47,7 @@ def decode_all(paths, *, max_pixels, n_jobs=None, verbose=0, desc="decoding post
 def _try_decode(path, max_pixels):
     try:
         return decode_poster(path, max_pixels=max_pixels), None
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files
+    except UNREADABLE_FILE_ERRORS as exc:
         return None, describe_error(exc)
 
 

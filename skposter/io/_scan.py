@@ -5,6 +5,7 @@ import numbers
 import pandas as pd
 
 from ._decode import DEFAULT_MAX_PIXELS, decode_opened, open_poster
+from ._loader import UNREADABLE_FILE_ERRORS
 from ._paths import resolve_paths
 from ._threads import describe_error, map_in_threads
 
@@ -68,7 +69,7 @@ def _inspect(path, max_pixels, decode):
             row.update(format=img.format, mode=img.mode, width=img.size[0], height=img.size[1])
             if decode:
                 decode_opened(img)
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files
+    except UNREADABLE_FILE_ERRORS as exc:
         row["error"] = describe_error(exc)
     else:
         row["readable"] = True
