@@ -38,6 +38,10 @@ def add_train_parser(commands):
                              "-1: all cores)")
     parser.add_argument("--random-state", type=int, default=0, metavar="SEED",
                         help="seed of the model's randomness (default: %(default)s)")
+    parser.add_argument("--format", choices=["skops", "pickle"], default="skops",
+                        help="model file format (default: %(default)s): skops files load "
+                             "without running code; pickle holds anything picklable but "
+                             "runs code when loaded")
     parser.set_defaults(run=run_train)
 
 
@@ -63,7 +67,7 @@ def run_train(args):
           + (f", {X.shape[1] - 1} metadata columns" if metadata is not None else ""))
     start = time.perf_counter()
     model.fit(X, y)
-    path = save(model, args.out)
+    path = save(model, args.out, format=args.format)
     print(f"fitted in {time.perf_counter() - start:.1f} s; saved to {path}")
     if not args.all:
         print(f"next: skposter evaluate --model {path} --data {args.data} --report-dir REPORT")
