@@ -1,7 +1,7 @@
 """Exceptions and warnings raised by skposter."""
 
 __all__ = ["PosterReadError", "PosterReadWarning", "ImageTooLargeError", "WeightsUnavailableError",
-           "VersionMismatchWarning"]
+           "VersionMismatchWarning", "DeviceFallbackWarning", "FeatureCacheWarning"]
 
 
 class PosterReadError(ValueError):
@@ -41,3 +41,11 @@ class VersionMismatchWarning(UserWarning):
     Unpickled estimators may then predict differently or fail; re-train, or install
     the versions the warning names.
     """
+
+
+class DeviceFallbackWarning(UserWarning):
+    """A loaded model asked for devices this machine lacks and runs on others."""
+
+
+class FeatureCacheWarning(UserWarning):
+    """Cache entries were damaged and recomputed, or features could not be stored."""

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..exceptions import FeatureCacheWarning
+
 _CHUNK = 1 << 20
 
 #: Entry layout version; part of the settings hash, so entries of older layouts (plain
@@ -37,10 +39,6 @@ _MAGIC = b"SKPF"
 _PREFIX = struct.Struct("<4sHI")
 _DIGEST_SIZE = 16
 _VALUES = np.dtype("<f4")
-
-
-class FeatureCacheWarning(UserWarning):
-    """Cache entries were damaged and recomputed, or features could not be stored."""
 
 
 def content_key(source):

@@ -9,11 +9,9 @@ import re
 import warnings
 from dataclasses import dataclass
 
+from ..exceptions import DeviceFallbackWarning
+
 _GPU_NAME = re.compile(r"^/?(?:physical_device:)?gpu:(\d+)$", re.IGNORECASE)
-
-
-class DeviceFallbackWarning(UserWarning):
-    """A loaded model asked for devices this machine lacks and runs on others."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ import pytest
 from skposter.datasets import make_posters
 from skposter.features import CNNFeatureExtractor
 from skposter.features import _cache, _extractor
-from skposter.features._cache import FeatureCache, FeatureCacheWarning, content_key
+from skposter.exceptions import FeatureCacheWarning
+from skposter.features._cache import FeatureCache, content_key
 
 N_FEATURES = 6
 SETTINGS = {"backbone": "test", "version": 1}

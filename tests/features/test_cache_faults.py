@@ -25,7 +25,8 @@ from PIL import Image
 
 from skposter.datasets import make_posters
 from skposter.features import CNNFeatureExtractor, _extractor
-from skposter.features._cache import FeatureCacheWarning, content_key
+from skposter.exceptions import FeatureCacheWarning
+from skposter.features._cache import content_key
 
 pytestmark = pytest.mark.slow
 

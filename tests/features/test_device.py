@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 from skposter.features import plan_devices
-from skposter.features._device import DeviceFallbackWarning, plan_for_this_machine
+from skposter.exceptions import DeviceFallbackWarning
+from skposter.features._device import plan_for_this_machine
 
 ONE_GPU = ["/physical_device:GPU:0"]
 TWO_GPUS = ["/physical_device:GPU:0", "/physical_device:GPU:1"]

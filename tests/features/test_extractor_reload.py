@@ -16,7 +16,7 @@ import pytest
 
 from skposter.datasets import make_posters
 from skposter.features import CNNFeatureExtractor, DevicePlan, plan_devices
-from skposter.features._device import DeviceFallbackWarning
+from skposter.exceptions import DeviceFallbackWarning
 
 SMALL = dict(backbone="mobilenet_v2", input_size=32, batch_size=8)
 TWO_GPU_PLAN = DevicePlan(("/GPU:0", "/GPU:1"), "mixed_float16")
