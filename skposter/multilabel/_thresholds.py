@@ -123,7 +123,7 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
     0.41 and 3.9 and each genre's own best F1 gives 0.43 and 4.2 genres per poster:
     maximising a weak genre's F1 predicts it almost everywhere. Use ``"macro_f1"``
     when rare genres matter more than the genre sets. Per-genre score curves
-    are averaged over candidates within 0.05 before their best is picked, so a
+    are averaged over candidates within 0.025 before their best is picked, so a
     small genre's threshold sits on a plateau rather than a spike;
     ``scores_`` holds the raw curves.
 

@@ -22,7 +22,7 @@ _FALLBACK_WARNING = r"genres \[.*\] have fewer than min_support="
 # Half-width, on the threshold axis, of the window a per-genre score curve is
 # averaged over before its best threshold is picked: a small genre's curve is
 # jagged, and a spike wins on the training folds only.
-_SMOOTHING = 0.05
+_SMOOTHING = 0.025
 # Coordinate ascent over genres stops after this many passes at the latest.
 _MAX_PASSES = 10
 

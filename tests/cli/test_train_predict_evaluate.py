@@ -243,6 +243,27 @@ def test_train_predict_evaluate_on_real_posters(shared_posters, tmp_path, capsys
     assert len(per_genre) == len(genres.columns) - 2
 
 
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_cnn_features_decides_one_to_five_likely_genres_on_real_posters(
+        shared_posters, tmp_path, capsys):
+    model = tmp_path / "cnn.skposter"
+    assert main(["train", "--data", str(shared_posters), "--model", "cnn-features",
+                 "--out", str(model)]) == 0
+    ids = pd.read_csv(shared_posters / "genres.csv", dtype={"Id": str})["Id"]
+    _, test = split_by_id(ids)
+    posters = [str(shared_posters / "images" / f"{i}.jpg") for i in ids[test[:20]]]
+    capsys.readouterr()
+    assert main(["predict", "--model", str(model), *posters]) == 0
+    found = _predictions(capsys.readouterr().out)
+    marked = {p: [(g, prob) for g, prob, chosen in rows if chosen] for p, rows in found.items()}
+    assert sorted(marked) == sorted(posters)
+    # Tuned thresholds: no genre said at a negligible probability, and genre sets
+    # of the size real posters have (2.4 on average).
+    assert all(1 <= len(genres) <= 5 for genres in marked.values()), marked
+    assert min(prob for genres in marked.values() for _, prob in genres) >= 0.05
+
+
 @pytest.mark.parametrize("kind, metadata, message", [("stack", [], "add --metadata"),
                                                      ("keras", ["--metadata"], "drop --metadata")])
 def test_kinds_check_their_metadata_use(kind, metadata, message, posters, tmp_path, capsys):
