@@ -1,4 +1,14 @@
-"""skposter: predict movie genres from posters and metadata, the scikit-learn way."""
+"""skposter: predict movie genres from posters and metadata, the scikit-learn way.
+
+Every public class and function of the subpackages is also available here. The cheap
+ones are imported with the package; the rest (among them :class:`CNNFeatureExtractor`
+and :class:`KerasPosterClassifier`) are imported on first access through a module
+``__getattr__`` (PEP 562), so ``import skposter`` does not load TensorFlow:
+``from skposter import KerasPosterClassifier`` does, when it runs.
+"""
+
+import importlib
+from typing import TYPE_CHECKING
 
 from ._persistence import load, save
 from .datasets import load_posters, make_posters, split_by_id
@@ -10,7 +20,39 @@ from .preprocessing import RGBStatsExtractor, Resizer
 
 __version__ = "0.1.0"
 
-__all__ = [
+# Imported on first access: subpackage -> its classes and functions not imported above.
+# Constants (BACKBONES, GENRE_SCORERS, ...) stay in their subpackage.
+# tests/test_init.py checks this table against each subpackage's ``__all__``.
+_LAZY = {
+    "features": ("Backbone", "CNNFeatureExtractor", "DevicePlan", "get_backbone",
+                 "plan_devices"),
+    "io": ("PosterStream", "prepare_poster"),
+    "metrics": ("GenreScorer", "genre_summary_scorer", "plot_genre_scores", "plot_history",
+                "plot_precision_recall", "plot_threshold_curves", "write_report"),
+    "models": ("FocalLoss", "GenreBinaryCrossentropy", "KerasPosterClassifier", "SoftF1Loss",
+               "balanced_genre_weights"),
+    "preprocessing": ("make_metadata_preprocessor", "resize_image"),
+}
+_LAZY_ORIGIN = {name: package for package, names in _LAZY.items() for name in names}
+
+# Subpackages reachable as attributes (``skposter.models``) without an import statement.
+_SUBPACKAGES = ("cli", "datasets", "ensemble", "exceptions", "features", "io", "metrics",
+                "models", "multilabel", "preprocessing")
+
+if TYPE_CHECKING:  # for type checkers and IDEs; never run
+    from .features import Backbone, CNNFeatureExtractor, DevicePlan, get_backbone, plan_devices
+    from .io import PosterStream, prepare_poster
+    from .metrics import (
+        GenreScorer, genre_summary_scorer, plot_genre_scores, plot_history,
+        plot_precision_recall, plot_threshold_curves, write_report,
+    )
+    from .models import (
+        FocalLoss, GenreBinaryCrossentropy, KerasPosterClassifier, SoftF1Loss,
+        balanced_genre_weights,
+    )
+    from .preprocessing import make_metadata_preprocessor, resize_image
+
+__all__ = sorted([
     "GenreReport",
     "GenreStackingClassifier",
     "GenreThresholdClassifier",
@@ -26,4 +68,19 @@ __all__ = [
     "save",
     "scan_posters",
     "split_by_id",
-]
+    *_LAZY_ORIGIN,
+])
+
+
+def __getattr__(name):
+    if name in _LAZY_ORIGIN:
+        value = getattr(importlib.import_module(f".{_LAZY_ORIGIN[name]}", __name__), name)
+        globals()[name] = value  # later look-ups are plain attribute reads
+        return value
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY_ORIGIN, *_SUBPACKAGES})

@@ -1,0 +1,118 @@
+"""The top-level namespace: every public class and function, TensorFlow only on demand.
+
+Whether TensorFlow is loaded is a property of a fresh interpreter, so those tests run
+Python in a subprocess.
+"""
+
+import importlib
+import inspect
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import skposter
+
+HEAVY = ("tensorflow", "keras", "scikeras")
+
+
+def run_python(code):
+    """Run ``code`` in a fresh interpreter; return its stdout (stderr on failure)."""
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_import_does_not_load_tensorflow():
+    out = run_python(f"""
+        import sys
+        import skposter
+        print(sorted(m for m in {HEAVY!r} if m in sys.modules))
+    """)
+    assert out.strip() == "[]"
+
+
+def test_from_import_of_the_readme_classes_loads_tensorflow_only_then():
+    out = run_python(f"""
+        import sys
+        import skposter
+        loaded = lambda: [m for m in {HEAVY!r} if m in sys.modules]
+        print(loaded())
+        from skposter import CNNFeatureExtractor
+        print(loaded())
+        from skposter import KerasPosterClassifier
+        print(loaded())
+        from skposter.features import CNNFeatureExtractor as C
+        from skposter.models import KerasPosterClassifier as K
+        print(C is CNNFeatureExtractor and K is KerasPosterClassifier)
+    """)
+    before, after_extractor, after_classifier, same = out.splitlines()
+    assert before == "[]"
+    # The extractor imports TensorFlow when it builds its backbone, not when imported.
+    assert after_extractor == "[]"
+    assert "tensorflow" in after_classifier
+    assert same == "True"
+
+
+def test_both_readme_classes_in_one_statement():
+    out = run_python("""
+        from skposter import CNNFeatureExtractor, KerasPosterClassifier
+        print(CNNFeatureExtractor.__name__, KerasPosterClassifier.__name__)
+    """)
+    assert out.split() == ["CNNFeatureExtractor", "KerasPosterClassifier"]
+
+
+def test_dir_lists_lazy_names_and_subpackages():
+    names = dir(skposter)
+    for name in ("CNNFeatureExtractor", "KerasPosterClassifier", "PerGenreClassifier",
+                 "make_metadata_preprocessor", "save", "load", "models", "features"):
+        assert name in names
+    assert set(skposter.__all__) <= set(names)
+
+
+def test_unknown_name_raises_attribute_error_naming_it():
+    with pytest.raises(AttributeError, match="'no_such_thing'"):
+        skposter.no_such_thing  # noqa: B018
+    with pytest.raises(ImportError, match="no_such_thing"):
+        exec("from skposter import no_such_thing", {})
+
+
+def test_every_name_in_all_resolves():
+    for name in skposter.__all__:
+        assert getattr(skposter, name) is not None, name
+    assert len(set(skposter.__all__)) == len(skposter.__all__)
+
+
+def test_all_holds_every_public_class_and_function_of_the_subpackages():
+    """Adding a class or function to a subpackage's ``__all__`` exports it here too."""
+    missing = {}
+    for package in ("datasets", "ensemble", "features", "io", "metrics", "models",
+                    "multilabel", "preprocessing"):
+        module = importlib.import_module(f"skposter.{package}")
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isclass(value) or inspect.isfunction(value):
+                if name not in skposter.__all__:
+                    missing[name] = package
+                else:
+                    assert getattr(skposter, name) is value, name
+    assert not missing, f"public but not exported from skposter: {missing}"
+
+
+def test_lazy_names_come_from_the_package_named_in_the_table():
+    for name, package in skposter._LAZY_ORIGIN.items():
+        module = importlib.import_module(f"skposter.{package}")
+        assert name in module.__all__, f"{name} is not in skposter.{package}.__all__"
+
+
+def test_save_and_load_stay_at_the_top():
+    from skposter._persistence import load, save
+
+    assert skposter.save is save and skposter.load is load
+
+
+def test_subpackages_are_attributes():
+    assert skposter.models.KerasPosterClassifier is skposter.KerasPosterClassifier
+    assert skposter.features.CNNFeatureExtractor is skposter.CNNFeatureExtractor
