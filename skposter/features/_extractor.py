@@ -18,9 +18,9 @@ from ..io._decode import DEFAULT_MAX_PIXELS
 from ..io._paths import resolve_paths
 from ..io._stream import PosterStream
 from ..io._threads import map_in_threads
-from ._backbones import BACKBONES, get_backbone
+from .._keras._backbones import BACKBONES, get_backbone
 from ._cache import FeatureCache, content_key, resolve_cache_dir
-from ._device import plan_devices, plan_for_this_machine
+from .._keras._device import plan_devices, plan_for_this_machine
 
 #: Bumped whenever a change alters the features of unchanged settings, so old cache
 #: entries are not reused.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers, ops
 
-from ..features._backbones import get_backbone
+from .._keras._backbones import get_backbone
 
 #: Sizes used when a parameter is left at None, per architecture.
 DEFAULTS = {

@@ -21,8 +21,8 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_consistent_length
 
 from .._utils._images import check_size
-from ..features._backbones import BACKBONES, get_backbone
-from ..features._device import plan_devices, plan_for_this_machine
+from .._keras._backbones import BACKBONES, get_backbone
+from .._keras._device import plan_devices, plan_for_this_machine
 from ..io._stream import PosterStream
 from ._architectures import (
     ARCHITECTURES, DEFAULTS, NetworkSpec, backbone_of, build_network, unfreeze_top,

@@ -8,7 +8,7 @@ import pytest
 
 from skposter.features import plan_devices
 from skposter.exceptions import DeviceFallbackWarning
-from skposter.features._device import plan_for_this_machine
+from skposter._keras._device import plan_for_this_machine
 
 ONE_GPU = ["/physical_device:GPU:0"]
 TWO_GPUS = ["/physical_device:GPU:0", "/physical_device:GPU:1"]
@@ -65,7 +65,7 @@ def test_mirrored_run_keeps_order_and_values():
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from skposter.features._device import DevicePlan
+        from skposter._keras._device import DevicePlan
         from skposter.features._extractor import _Runtime
         from skposter.features import get_backbone
         from skposter.io._stream import PosterStream

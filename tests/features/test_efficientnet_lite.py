@@ -8,14 +8,14 @@ import pytest
 import tensorflow as tf
 
 from skposter._utils._cache import user_cache_dir
-from skposter.features import _efficientnet_lite as lite
-from skposter.features._efficientnet_lite import (
+from skposter._keras import _efficientnet_lite as lite
+from skposter._keras._efficientnet_lite import (
     DEFAULT_SIZES,
     build_efficientnet_lite,
     imagenet_weights_path,
     preprocess_input,
 )
-from skposter.features._torch_pickle import load_state_dict
+from skposter._keras._torch_pickle import load_state_dict
 
 
 @pytest.fixture(autouse=True)

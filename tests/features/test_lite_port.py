@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skposter.features._efficientnet_lite import (
+from skposter._keras._efficientnet_lite import (
     DEFAULT_SIZES,
     build_efficientnet_lite,
     preprocess_input,
 )
-from skposter.features._torch_pickle import load_state_dict
+from skposter._keras._torch_pickle import load_state_dict
 
 pytestmark = pytest.mark.torch
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skposter.features import _torch_pickle
-from skposter.features._torch_pickle import load_state_dict
+from skposter._keras import _torch_pickle
+from skposter._keras._torch_pickle import load_state_dict
 
 _MAGIC = 0x1950A86A20F9469CFC6C
 _SYS_INFO = {"protocol_version": 1001, "little_endian": True,

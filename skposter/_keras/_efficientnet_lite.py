@@ -22,7 +22,7 @@ import keras
 from keras import layers
 
 from skposter._utils._cache import user_cache_dir
-from skposter.features._torch_pickle import load_state_dict
+from skposter._keras._torch_pickle import load_state_dict
 
 #: Input resolution each variant was trained at.
 DEFAULT_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
