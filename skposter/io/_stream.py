@@ -10,7 +10,7 @@ so memory stays flat however many posters stream through.
 import numpy as np
 
 from .._utils._images import to_rgb_array
-from ..preprocessing._resize import resize_image
+from .._utils._resize import resize_image
 from ._decode import DEFAULT_MAX_PIXELS, decode_opened, open_poster
 from ._threads import describe_error
 from ._loader import BLANK_VALUE
