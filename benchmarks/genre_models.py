@@ -29,6 +29,7 @@ from skposter import (
     PerGenreClassifier, PosterLoader, RGBStatsExtractor, genre_report, load_posters, split_by_id,
 )
 from skposter._utils._cache import user_cache_dir
+from skposter.datasets import IMDB_CATEGORICAL, IMDB_LOG, IMDB_NUMERIC
 from skposter.ensemble import GenreStackingClassifier
 from skposter.features import CNNFeatureExtractor
 from skposter.multilabel import GenreThresholdClassifier
@@ -37,14 +38,6 @@ from skposter.preprocessing import make_metadata_preprocessor
 HERE = Path(__file__).resolve().parent
 MIN_TRAIN_POSITIVES = 10
 COLUMNS = ["macro_ap", "micro_f1", "macro_f1", "samples_f1", "genres_per_poster"]
-# Every number of the IMDb table; counts and money are heavy-tailed, hence log1p.
-NUMERIC = ("duration", "budget", "gross", "title_year", "imdb_score", "num_voted_users",
-           "num_critic_for_reviews", "num_user_for_reviews", "facenumber_in_poster",
-           "aspect_ratio", "movie_facebook_likes", "director_facebook_likes",
-           "cast_total_facebook_likes")
-LOG = ("budget", "gross", "num_voted_users", "num_critic_for_reviews", "num_user_for_reviews",
-       "movie_facebook_likes", "director_facebook_likes", "cast_total_facebook_likes")
-CATEGORICAL = ("content_rating", "country", "language", "color")
 
 
 def lite0(n_jobs):
@@ -68,8 +61,8 @@ def colour_rf(n_jobs):
 
 
 def metadata_numbers(n_jobs=None):
-    return make_metadata_preprocessor(numeric=NUMERIC, categorical=CATEGORICAL, keywords=None,
-                                      log=LOG)
+    return make_metadata_preprocessor(numeric=IMDB_NUMERIC, categorical=IMDB_CATEGORICAL,
+                                      keywords=None, log=IMDB_LOG)
 
 
 def metadata_rf(n_jobs):

@@ -19,6 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .._utils._cache import user_cache_dir
+from ..datasets import IMDB_CATEGORICAL, IMDB_KEYWORDS, IMDB_LOG, IMDB_NUMERIC
 from ..ensemble import GenreStackingClassifier
 from ..features import CNNFeatureExtractor
 from ..io import PosterLoader
@@ -30,18 +31,6 @@ MODELS = {}
 
 #: Column of the model input holding poster paths.
 POSTER_COLUMN = "poster"
-
-#: Metadata columns the models use, by kind (IMDb table names; counts and money are
-#: heavy-tailed, hence the log).
-IMDB_NUMERIC = ("duration", "budget", "gross", "title_year", "imdb_score", "num_voted_users",
-                "num_critic_for_reviews", "num_user_for_reviews", "facenumber_in_poster",
-                "aspect_ratio", "movie_facebook_likes", "director_facebook_likes",
-                "cast_total_facebook_likes")
-IMDB_LOG = ("budget", "gross", "num_voted_users", "num_critic_for_reviews",
-            "num_user_for_reviews", "movie_facebook_likes", "director_facebook_likes",
-            "cast_total_facebook_likes")
-IMDB_CATEGORICAL = ("content_rating", "country", "language", "color")
-IMDB_KEYWORDS = ("plot_keywords",)
 
 
 def register(name, help):

@@ -8,8 +8,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-NUMERIC = ("duration", "budget", "title_year", "imdb_score")
-CATEGORICAL = ("content_rating", "country")
+from ..datasets._imdb import COMMON_CATEGORICAL as CATEGORICAL
+from ..datasets._imdb import COMMON_NUMERIC as NUMERIC
 
 
 def make_metadata_preprocessor(
