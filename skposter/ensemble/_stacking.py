@@ -5,26 +5,31 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from scipy import sparse
-from sklearn.base import ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import ClassifierMixin, TransformerMixin, _fit_context, clone
+from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils._param_validation import HasMethods, StrOptions
-from sklearn.utils.metaestimators import _BaseComposition
-from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.metadata_routing import (
+    UNUSED, MetadataRouter, MethodMapping, _raise_for_params, _routing_enabled, process_routing,
+)
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import (
+    _check_feature_names_in, check_array, check_is_fitted, has_fit_parameter, validate_data,
+)
 
+from .._utils._targets import check_genre_target
 from ..multilabel import PerGenreClassifier
-from ..multilabel._thresholds import check_target, genre_names
 from ..multilabel._tuning import (
-    SCORINGS, decide, genre_folds, genre_proba, out_of_fold_proba, tune_thresholds,
+    SCORINGS, decide, genre_folds, genre_proba, out_of_fold_proba, positive_proba,
+    tune_thresholds,
 )
 
 # Candidate thresholds for the stack's decisions.
 _GRID = np.linspace(0, 1, 101)
 
 
-class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposition):
+class GenreStackingClassifier(ClassifierMixin, TransformerMixin, _BaseHeterogeneousEnsemble):
     """Stack multi-label genre models with a meta-model fitted out of fold.
 
     Every base estimator gets the same ``X`` (typically a DataFrame, each base a
@@ -71,7 +76,8 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         numeric and finite: a DataFrame with other columns (paths, categories,
         keywords) raises a ``ValueError`` naming them.
     n_jobs : int, default=None
-        Folds and refits run in parallel (joblib); ``None`` means 1.
+        Folds and refits run in parallel (``sklearn.utils.parallel``, which carries
+        the scikit-learn configuration to the workers); ``None`` means 1.
     random_state : int, RandomState instance or None, default=None
         Shuffling of the folds when ``cv`` is an int.
 
@@ -86,6 +92,9 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         (``"all"``). Their features are the bases' probabilities base by base (and
         genre by genre within each base for ``"all"``), then the original features
         when ``passthrough``.
+    meta_features_ : {"genre", "all"}
+        The meta features used: ``meta_features``, except ``"all"`` for a 1-D
+        target or a single genre.
     thresholds_ : ndarray of shape (n_genres,)
         Decision threshold of each genre (genre matrix and ``scoring`` set).
     cv_thresholds_, floors_, fallback_genres_
@@ -136,10 +145,13 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         "random_state": ["random_state"],
     }
 
+    # A router, not a consumer: sample_weight goes where get_metadata_routing says.
+    __metadata_request__fit = {"sample_weight": UNUSED}
+
     def __init__(self, estimators, final_estimator=None, *, meta_features="genre",
                  scoring="micro_f1", at_least_one=False, cv=5, passthrough=False, n_jobs=None,
                  random_state=None):
-        self.estimators = estimators
+        super().__init__(estimators=estimators)
         self.final_estimator = final_estimator
         self.meta_features = meta_features
         self.scoring = scoring
@@ -149,36 +161,11 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def get_params(self, deep=True):
-        """Parameters, with each base estimator and its parameters as ``name__param``.
-
-        Returns
-        -------
-        params : dict
-        """
-        return self._get_params("estimators", deep=deep)
-
-    def set_params(self, **params):
-        """Set parameters, a base estimator by name, or ``name__param``.
-
-        Returns
-        -------
-        self : object
-        """
-        self._set_params("estimators", **params)
-        return self
-
-    @property
-    def named_estimators(self):
-        """The (unfitted) base estimators by name.
-
-        Returns
-        -------
-        Bunch
-        """
-        return Bunch(**dict(self.estimators))
-
-    def fit(self, X, y):
+    @_fit_context(
+        # The base and meta-models are cloned and fitted in here: they are validated there.
+        prefer_skip_nested_validation=False
+    )
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the bases out of fold, the meta-model on their probabilities, then refit the bases.
 
         Parameters
@@ -187,45 +174,104 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
             The table every base estimator receives.
         y : array-like or DataFrame of shape (n_samples, n_genres) or (n_samples,)
             0/1 genre matrix (a DataFrame's columns name the genres), or class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, for the fits (in every fold and on all the data) of the
+            base and meta-models whose ``fit`` takes ``sample_weight`` (a warning
+            names the others); the threshold scores are unweighted. With metadata
+            routing enabled (``sklearn.set_config(enable_metadata_routing=True)``),
+            they go to the estimators that request them instead (through
+            ``set_fit_request``, also inside pipelines).
+        **fit_params : dict
+            ``groups`` for a ``cv`` splitter such as ``GroupKFold``. With metadata
+            routing enabled, any metadata, routed where requested.
 
         Returns
         -------
         self : object
         """
-        self._validate_params()
-        y = check_target(y)
+        target = check_genre_target(y, estimator=self, stacklevel=3)
+        y = target.y
         names, bases = self._validate_estimators()
         validate_data(self, X, skip_check_array=True)
         passed = self._passthrough_features(X)
         for stale in ("thresholds_", "cv_thresholds_", "floors_", "fallback_genres_"):
             self.__dict__.pop(stale, None)
-        folds = genre_folds(self.cv, X, y, self.random_state)
-        meta = [out_of_fold_proba(clone(base), X, y, folds=folds, n_jobs=self.n_jobs)
-                for base in bases]
+        routed = self._routed_params(names, bases, sample_weight, fit_params)
+        folds = genre_folds(self.cv, X, y, self.random_state,
+                            groups=routed["cv"]["split"].get("groups"))
+        meta = [out_of_fold_proba(base, X, y, folds=folds, n_jobs=self.n_jobs,
+                                  params=routed[name]["fit"])
+                for name, base in zip(names, bases)]
         self.estimators_ = Parallel(n_jobs=self.n_jobs)(
-            delayed(clone(base).fit)(X, y) for base in bases
+            delayed(_fit_one)(clone(base), X, y, routed[name]["fit"])
+            for name, base in zip(names, bases)
         )
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
-        multilabel = type_of_target(np.asarray(y)) == "multilabel-indicator"
-        self._by_genre = self.meta_features == "genre" and multilabel
-        inputs = ([_stack(meta, passed, genre=k) for k in range(np.shape(y)[1])]
-                  if self._by_genre else [_stack(meta, passed)])
-        targets = ([np.asarray(y, dtype=int)[:, k] for k in range(len(inputs))]
-                   if self._by_genre else [y])
+        multilabel = target.multilabel and target.Y.shape[1] > 1
+        self.meta_features_ = "genre" if self.meta_features == "genre" and multilabel else "all"
+        inputs = self._meta_inputs(meta, passed, target.Y.shape[1])
+        targets = ([target.Y[:, k] for k in range(len(inputs))]
+                   if self.meta_features_ == "genre" else [y])
+        meta_params = routed["final_estimator"]["fit"]
         self.final_estimators_ = Parallel(n_jobs=self.n_jobs)(
-            delayed(clone(self._final()).fit)(M, t) for M, t in zip(inputs, targets)
+            delayed(_fit_one)(clone(self._final()), M, t, meta_params)
+            for M, t in zip(inputs, targets)
         )
-        two_d = np.asarray(y).ndim == 2
-        self.classes_ = genre_names(y) if two_d else self.final_estimators_[0].classes_
+        self.classes_ = target.classes if target.multilabel else self.final_estimators_[0].classes_
         if multilabel and self.scoring is not None:
-            self._tune(inputs, targets, np.asarray(y, dtype=int), folds)
+            self._tune(inputs, targets, target.Y, folds, meta_params)
         return self
 
-    def _tune(self, inputs, targets, Y, folds):
+    def _routed_params(self, names, bases, sample_weight, fit_params):
+        """Metadata for each base's and the meta-model's ``fit``, and the splitter's ``split``."""
+        if _routing_enabled():
+            weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+            return process_routing(self, "fit", **weights, **fit_params)
+        _raise_for_params(fit_params, self, "fit", allow=["groups"])
+        routed = Bunch(cv=Bunch(split={"groups": fit_params.get("groups")}))
+        estimators = {**dict(zip(names, bases)), "final_estimator": self._final()}
+        unweighted = []
+        for name, estimator in estimators.items():
+            takes = sample_weight is not None and has_fit_parameter(estimator, "sample_weight")
+            routed[name] = Bunch(fit={"sample_weight": sample_weight} if takes else {})
+            if sample_weight is not None and not takes:
+                unweighted.append(name)
+        if unweighted:
+            warnings.warn(
+                f"{unweighted} take no sample_weight in fit and are fitted unweighted; "
+                "with sklearn.set_config(enable_metadata_routing=True), set_fit_request "
+                "sends the weights to any step that takes them, also inside a pipeline.",
+                UserWarning, stacklevel=4)
+        return routed
+
+    def get_metadata_routing(self):
+        """Metadata routing of this object.
+
+        ``fit`` routes to every base's and the meta-model's ``fit`` (named
+        ``final_estimator``) and to the ``cv`` splitter's ``split`` (named ``cv``).
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        router = MetadataRouter(owner=self)
+        for name, estimator in self.estimators:
+            if not _is_drop(estimator):
+                router.add(**{name: estimator},
+                           method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        return (
+            router
+            .add(final_estimator=self._final(),
+                 method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+            .add(cv=self.cv, method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        )
+
+    def _tune(self, inputs, targets, Y, folds, params):
         """Thresholds tuned on the meta-models' own out-of-fold probabilities."""
+        by_genre = self.meta_features_ == "genre"
         proba = np.column_stack([
-            out_of_fold_proba(clone(self._final()), M, t, folds=folds, n_jobs=self.n_jobs)
-            [:, -1 if self._by_genre else slice(None)]
+            out_of_fold_proba(self._final(), M, t, folds=folds, n_jobs=self.n_jobs,
+                              params=params)[:, -1 if by_genre else slice(None)]
             for M, t in zip(inputs, targets)
         ])
         tuned = tune_thresholds(Y, proba, folds, scoring=self.scoring, strategy="per_genre",
@@ -237,19 +283,15 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
             warnings.warn(
                 f"genres {self.fallback_genres_} have too few positives or negatives to "
                 "tune; they get the threshold shared by the other genres, never below "
-                "their training frequency.", UserWarning, stacklevel=3)
+                "their training frequency.", UserWarning, stacklevel=4)
 
     def _validate_estimators(self):
-        if not self.estimators or not all(
-            isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
-            for item in self.estimators
-        ):
-            raise ValueError("estimators must be a non-empty list of (name, estimator) pairs.")
-        names, estimators = zip(*self.estimators)
-        self._validate_names(names)
-        kept = [(name, est) for name, est in self.estimators if not _is_drop(est)]
-        if not kept:
+        """Names and estimators that are not ``"drop"``, checked as scikit-learn does."""
+        if self.estimators and all(isinstance(item, (tuple, list)) and len(item) == 2
+                                   and _is_drop(item[1]) for item in self.estimators):
             raise ValueError("all estimators are 'drop'; at least one must remain.")
+        names, estimators = super()._validate_estimators()
+        kept = [(name, est) for name, est in zip(names, estimators) if not _is_drop(est)]
         missing = [name for name, est in kept if not hasattr(est, "predict_proba")]
         if missing:
             raise ValueError(
@@ -274,14 +316,55 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
                 )
         return check_array(X, accept_sparse="csr", dtype=np.float64, input_name="X")
 
-    def _meta_inputs(self, X):
+    def _meta_inputs(self, meta, passed, n_genres):
         """Each meta-model's input: one per genre, or the single stacked matrix."""
-        check_is_fitted(self)
-        meta = [genre_proba(est.predict_proba(X)) for est in self.estimators_]
-        passed = self._passthrough_features(X)
-        if self._by_genre:
-            return [_stack(meta, passed, genre=k) for k in range(len(self.final_estimators_))]
+        if self.meta_features_ == "genre":
+            return [_stack(meta, passed, genre=k) for k in range(n_genres)]
         return [_stack(meta, passed)]
+
+    def _base_proba(self, X):
+        """Each fitted base's probabilities of ``X``, one 2-D array per base."""
+        check_is_fitted(self)
+        return [genre_proba(est.predict_proba(X), getattr(est, "classes_", None))
+                for est in self.estimators_]
+
+    def _predict_inputs(self, X):
+        return self._meta_inputs(self._base_proba(X), self._passthrough_features(X),
+                                 len(self.final_estimators_))
+
+    def transform(self, X):
+        """The meta features of ``X``: the bases' probabilities (then ``X`` with ``passthrough``).
+
+        As scikit-learn's ``StackingClassifier.transform``: what the meta-models
+        read at predict time, every base's probability of every genre, base by base
+        (named by :meth:`get_feature_names_out`).
+
+        Returns
+        -------
+        ndarray or sparse matrix of shape (n_samples, n_bases * n_genres [+ n_features])
+        """
+        return _stack(self._base_proba(X), self._passthrough_features(X))
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of :meth:`transform`: ``<base>__<genre>``, then the input's.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names, used only with ``passthrough``: None means
+            ``feature_names_in_``, else ``x0, x1, ...``.
+
+        Returns
+        -------
+        ndarray of str objects
+        """
+        check_is_fitted(self, "n_features_in_")
+        input_features = _check_feature_names_in(self, input_features,
+                                                 generate_names=self.passthrough)
+        names = [f"{base}__{genre}" for base in self.named_estimators_ for genre in self.classes_]
+        if self.passthrough:
+            names.extend(input_features)
+        return np.asarray(names, dtype=object)
 
     def predict_proba(self, X):
         """Probability of each genre from the meta-models.
@@ -290,11 +373,12 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         -------
         ndarray of shape (n_samples, n_genres)
         """
-        inputs = self._meta_inputs(X)
-        if self._by_genre:
-            return np.column_stack([_positive_proba(est, M)
+        inputs = self._predict_inputs(X)
+        if self.meta_features_ == "genre":
+            return np.column_stack([positive_proba(est, M)
                                     for est, M in zip(self.final_estimators_, inputs)])
-        return genre_proba(self.final_estimators_[0].predict_proba(inputs[0]))
+        final = self.final_estimators_[0]
+        return genre_proba(final.predict_proba(inputs[0]), getattr(final, "classes_", None))
 
     def predict(self, X):
         """Predict genres: each at or above its tuned threshold (else the meta-models' own).
@@ -305,11 +389,17 @@ class GenreStackingClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposit
         """
         if hasattr(self, "thresholds_"):
             return decide(self.predict_proba(X), self.thresholds_, self.at_least_one).astype(int)
-        inputs = self._meta_inputs(X)
-        if self._by_genre:
+        inputs = self._predict_inputs(X)
+        if self.meta_features_ == "genre":
             return np.column_stack([np.ravel(est.predict(M))
                                     for est, M in zip(self.final_estimators_, inputs)])
         return self.final_estimators_[0].predict(inputs[0])
+
+    def __setstate__(self, state):
+        # Models pickled before meta_features_ kept the choice as _by_genre.
+        if "_by_genre" in state:
+            state["meta_features_"] = "genre" if state.pop("_by_genre") else "all"
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -332,6 +422,10 @@ def _is_drop(estimator):
     return isinstance(estimator, str) and estimator == "drop"
 
 
+def _fit_one(estimator, X, y, params):
+    return estimator.fit(X, y, **params)
+
+
 def _stack(meta, passed, genre=None):
     """Bases' probabilities side by side (only ``genre``'s when given), then ``passed``."""
     blocks = meta if genre is None else [proba[:, [genre]] for proba in meta]
@@ -340,10 +434,3 @@ def _stack(meta, passed, genre=None):
     if sparse.issparse(passed):
         return sparse.hstack([*blocks, passed], format="csr")
     return np.hstack([*blocks, passed])
-
-
-def _positive_proba(estimator, X):
-    """Probability of genre present (class 1), also when training saw only absent."""
-    proba = genre_proba(estimator.predict_proba(X))
-    classes = list(estimator.classes_)
-    return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(proba))

@@ -4,27 +4,43 @@ import numbers
 import warnings
 
 import numpy as np
-import pandas as pd
-from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.dummy import DummyClassifier
-from sklearn.exceptions import DataConversionWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter, MethodMapping, _routing_enabled, process_routing,
+)
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
+from .._utils._meta import copy_feature_names
+from .._utils._targets import check_genre_target
 from ..base import GenreMetaClassifierMixin
+from ._tuning import positive_proba
 
 
 def _default_estimator():
     return LogisticRegression(max_iter=1000)
 
 
-def _base_has(attr):
-    return lambda self: hasattr(self._base(), attr)
+def base_has(attr, fitted="estimator_"):
+    """``available_if`` check: the fitted estimator(s) first, else the unfitted one.
+
+    As scikit-learn's ``_estimator_has``, but the unfitted estimator is ``_base()``
+    (the default one when ``estimator`` is None), and a list of fitted estimators
+    must all have ``attr`` (a genre that fell back to its prior holds a
+    ``DummyClassifier``, which has every method).
+    """
+    def check(self):
+        if hasattr(self, fitted):
+            delegate = getattr(self, fitted)
+            delegates = delegate if isinstance(delegate, list) else [delegate]
+            return all(hasattr(est, attr) for est in delegates)
+        return hasattr(self._base(), attr)
+    return check
 
 
 class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, ClassifierMixin,
@@ -91,6 +107,10 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
         self.min_support = min_support
         self.n_jobs = n_jobs
 
+    @_fit_context(
+        # The estimator is cloned and fitted in here: it is validated there.
+        prefer_skip_nested_validation=False
+    )
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit one classifier per genre.
 
@@ -102,18 +122,22 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
             0/1 genre matrix; a DataFrame's columns name the genres. A 1-D array of
             class labels is also accepted and handled one-vs-rest.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, multiplied with each genre's class weights.
+            Sample weights, multiplied with each genre's class weights and given to
+            every clone as its ``sample_weight``. With metadata routing enabled, a
+            parent routes them here after
+            ``PerGenreClassifier(...).set_fit_request(sample_weight=True)``.
         **fit_params : dict
-            Passed to every clone's ``fit``.
+            Passed to every clone's ``fit``. With metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``), only those the
+            estimator requests (e.g. through ``set_fit_request``).
 
         Returns
         -------
         self : object
         """
-        self._validate_params()
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        Y = self._encode_target(y)
+        target = check_genre_target(y, estimator=self, stacklevel=3)
+        Y, self.classes_, self.label_binarizer_ = target.Y, target.classes, target.binarizer
+        fit_params = self._routed_fit_params(fit_params).estimator.fit
         base = self._base()
         support = Y.sum(axis=0)
         too_few = (support < self.min_support) | (len(Y) - support < self.min_support)
@@ -125,7 +149,7 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
                 f"{self.min_support} positives or negatives; they predict their training "
                 "frequency.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         self.estimators_ = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_genre)(
@@ -134,43 +158,39 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
             )
             for k, few in enumerate(too_few)
         )
-        first = self.estimators_[int(np.argmin(too_few))]
-        for attr in ("n_features_in_", "feature_names_in_"):
-            if hasattr(first, attr):
-                setattr(self, attr, getattr(first, attr))
+        copy_feature_names(self.estimators_[int(np.argmin(too_few))], self)
         return self
 
-    def _encode_target(self, y):
-        names = list(y.columns) if isinstance(y, pd.DataFrame) else None
-        y_arr = np.asarray(y)
-        if y_arr.ndim and len(y_arr) == 0:
-            # Every genre would silently fall back to a prior of no data.
-            raise ValueError(f"y has 0 samples (shape {y_arr.shape}); at least 1 is required.")
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1 and not np.isin(y_arr, (0, 1)).all():
-            warnings.warn("A column-vector y was passed when a 1d array was expected; it "
-                          "is read as class labels.", DataConversionWarning, stacklevel=3)
-            y_arr = y_arr.ravel()
-        if y_arr.ndim == 1:
-            target_type = type_of_target(y_arr, input_name="y", raise_unknown=True)
-            if target_type not in ("binary", "multiclass"):
-                raise ValueError(f"a 1-D y must hold class labels, got {target_type} values.")
-            self.label_binarizer_ = LabelBinarizer().fit(y_arr)
-            self.classes_ = self.label_binarizer_.classes_
-            return self.label_binarizer_.transform(y_arr)
-        if y_arr.ndim != 2 or y_arr.shape[1] == 0:
-            raise ValueError(f"y must be a (n_samples, n_genres) 0/1 matrix, got shape {y_arr.shape}.")
-        if pd.isna(y_arr).any() or not np.isin(y_arr, (0, 1)).all():
-            bad = [str(n) for n, col in zip(names or range(y_arr.shape[1]), y_arr.T)
-                   if pd.isna(col).any() or not np.isin(col, (0, 1)).all()]
-            raise ValueError(f"genre columns {bad[:10]} hold values other than 0 and 1.")
-        self.label_binarizer_ = None
-        self.classes_ = np.asarray(names, dtype=object) if names else np.arange(y_arr.shape[1])
-        return y_arr.astype(int)
+    def _routed_fit_params(self, fit_params):
+        """``fit_params`` for the estimator: all of them, or those it requests."""
+        if not _routing_enabled():
+            return Bunch(estimator=Bunch(fit=fit_params))
+        # sample_weight is this estimator's own (combined with the class weights).
+        return process_routing(self, "fit", **fit_params)
+
+    def get_metadata_routing(self):
+        """Metadata routing of this object: its own ``sample_weight``, then the estimator's.
+
+        ``fit``'s ``sample_weight`` is consumed here (request it with
+        ``set_fit_request(sample_weight=True)``) and reaches every clone combined with
+        its genre's class weights; other metadata go to the estimator's ``fit`` when
+        it requests them.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(estimator=self._base(),
+                 method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        )
 
     def _base(self):
         return _default_estimator() if self.estimator is None else self.estimator
 
-    @available_if(_base_has("predict_proba"))
+    @available_if(base_has("predict_proba", fitted="estimators_"))
     def predict_proba(self, X):
         """Probability of each genre.
 
@@ -181,7 +201,7 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
             normalised to sum to one (two columns for a binary target).
         """
         check_is_fitted(self)
-        proba = np.column_stack([_positive_proba(est, X) for est in self.estimators_])
+        proba = np.column_stack([positive_proba(est, X) for est in self.estimators_])
         if self.label_binarizer_ is None:
             return proba
         if len(self.classes_) == 2:
@@ -206,13 +226,6 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
         if self.label_binarizer_ is not None:
             return self.classes_[np.argmax(scores, axis=1)]
         return (scores >= 0.5).astype(int)
-
-
-def _positive_proba(estimator, X):
-    """Probability of class 1, also for a genre that had a single class in training."""
-    proba = estimator.predict_proba(X)
-    classes = list(estimator.classes_)
-    return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(proba))
 
 
 def _fit_genre(estimator, X, y, class_weight, sample_weight, fit_params):

@@ -4,17 +4,19 @@ import numbers
 import warnings
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.exceptions import DataConversionWarning
-from sklearn.preprocessing import LabelBinarizer
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter, MethodMapping, _routing_enabled, process_routing,
+)
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from .._utils._meta import copy_feature_names
+from .._utils._targets import check_genre_target
 from ..base import GenreMetaClassifierMixin
-from ._per_genre import PerGenreClassifier
+from ._per_genre import PerGenreClassifier, base_has
 from ._tuning import SCORINGS, decide, genre_folds, genre_proba, out_of_fold_proba, tune_thresholds
 
 _STRATEGIES = ("per_genre", "global")
@@ -182,6 +184,10 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         self.n_jobs = n_jobs
         self.random_state = random_state
 
+    @_fit_context(
+        # The estimator is cloned and fitted in here: it is validated there.
+        prefer_skip_nested_validation=False
+    )
     def fit(self, X, y, **fit_params):
         """Tune the thresholds on inner folds, then fit the estimator on all data.
 
@@ -193,34 +199,62 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
             0/1 genre matrix; a DataFrame's columns name the genres. A 1-D array of
             class labels is also accepted and handled one-vs-rest.
         **fit_params : dict
-            Passed to the estimator's ``fit``, sliced to each inner fold (e.g.
+            Metadata. ``groups`` go to the ``cv`` splitter (e.g. ``GroupKFold``);
+            the others to the estimator's ``fit``, sliced to each inner fold (e.g.
             ``sample_weight``); the threshold scores themselves are unweighted.
+            With metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``), each goes where
+            it is requested instead: ``groups`` to a splitter that takes them,
+            ``sample_weight`` to an estimator whose ``set_fit_request`` asks for it.
 
         Returns
         -------
         self : object
         """
-        self._validate_params()
-        y = check_target(y)
-        Y, self.label_binarizer_ = _encode_target(y)
-        if self.label_binarizer_ is not None:
-            self.classes_ = self.label_binarizer_.classes_
-        else:
-            self.classes_ = genre_names(y)
+        target = check_genre_target(y, estimator=self, stacklevel=3)
+        y, Y = target.y, target.Y
+        self.classes_, self.label_binarizer_ = target.classes, target.binarizer
+        routed = self._routed_params(fit_params)
         if isinstance(self.thresholds, str):
-            self._tune(X, y, Y, fit_params)
+            self._tune(X, y, Y, routed)
         else:
             self.thresholds_ = self._fixed_thresholds(Y.shape[1])
-        self.estimator_ = clone(self._base()).fit(X, y, **fit_params)
-        for attr in ("n_features_in_", "feature_names_in_"):
-            if hasattr(self.estimator_, attr):
-                setattr(self, attr, getattr(self.estimator_, attr))
+        self.estimator_ = clone(self._base()).fit(X, y, **routed.estimator.fit)
+        copy_feature_names(self.estimator_, self)
         return self
 
-    def _tune(self, X, y, Y, fit_params):
-        folds = genre_folds(self.cv, X, y, self.random_state)
+    def _routed_params(self, fit_params):
+        """Metadata for the estimator's ``fit`` and the splitter's ``split``.
+
+        Without routing, as a grid search does: ``groups`` to the splitter, the rest
+        to the estimator.
+        """
+        if _routing_enabled():
+            return process_routing(self, "fit", **fit_params)
+        params = dict(fit_params)
+        groups = params.pop("groups", None)
+        return Bunch(estimator=Bunch(fit=params), splitter=Bunch(split={"groups": groups}))
+
+    def get_metadata_routing(self):
+        """Metadata routing of this object: ``fit`` to the estimator, ``split`` to ``cv``.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add(estimator=self._base(),
+                 method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+            .add(splitter=self.cv,
+                 method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        )
+
+    def _tune(self, X, y, Y, routed):
+        folds = genre_folds(self.cv, X, y, self.random_state,
+                            groups=routed.splitter.split.get("groups"))
         proba = out_of_fold_proba(self._base(), X, y, folds=folds, n_jobs=self.n_jobs,
-                                  params=fit_params)
+                                  params=routed.estimator.fit)
         # A binary 1-D target has one indicator column: the positive class's.
         proba = proba[:, proba.shape[1] - Y.shape[1]:]
         self.threshold_grid_ = self._grid()
@@ -236,7 +270,7 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
                 f"genres {self.fallback_genres_} have fewer than min_support="
                 f"{self.min_support} positives or negatives, or a constant probability in "
                 "some inner fold; they get the threshold shared by the other genres, "
-                "never below their training frequency.", UserWarning, stacklevel=3)
+                "never below their training frequency.", UserWarning, stacklevel=4)
 
     def _base(self):
         return PerGenreClassifier() if self.estimator is None else self.estimator
@@ -268,9 +302,10 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         ndarray of shape (n_samples, n_genres)
         """
         check_is_fitted(self)
-        return genre_proba(self.estimator_.predict_proba(X))
+        return genre_proba(self.estimator_.predict_proba(X),
+                           getattr(self.estimator_, "classes_", None))
 
-    @available_if(lambda self: hasattr(self._base(), "decision_function"))
+    @available_if(base_has("decision_function"))
     def decision_function(self, X):
         """Decision scores of the fitted estimator (thresholds apply to probabilities).
 
@@ -297,51 +332,3 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         if len(self.classes_) == 2:
             return self.classes_[(proba[:, 1] >= self.thresholds_[0]).astype(int)]
         return self.classes_[np.argmax(proba - self.thresholds_, axis=1)]
-
-
-def check_target(y):
-    """``y`` as given, but a column vector of class labels becomes 1-D, with a warning.
-
-    That is scikit-learn's reading of such a column; a one-column 0/1 matrix stays
-    a one-genre matrix.
-    """
-    if y is None:
-        raise ValueError("this estimator requires y to be passed, but the target y is None.")
-    Y = np.asarray(y)
-    if Y.ndim == 2 and Y.shape[1] == 1 and not np.isin(Y, (0, 1)).all():
-        warnings.warn("A column-vector y was passed when a 1d array was expected; it "
-                      "is read as class labels.", DataConversionWarning, stacklevel=3)
-        return Y.ravel()
-    return y
-
-
-def _encode_target(y):
-    """Indicator matrix of ``y`` and the LabelBinarizer of a 1-D target (else None)."""
-    if np.asarray(y).ndim == 1:
-        check_classification_targets(y)
-        binarizer = LabelBinarizer().fit(y)
-        return binarizer.transform(y), binarizer
-    return check_genre_matrix(y), None
-
-
-def check_genre_matrix(y):
-    """Return ``y`` as a 0/1 int genre matrix, or raise naming what is wrong."""
-    names = list(y.columns) if isinstance(y, pd.DataFrame) else None
-    Y = np.asarray(y)
-    if Y.ndim != 2 or Y.shape[1] == 0:
-        raise ValueError(
-            f"y must be a (n_samples, n_genres) 0/1 genre matrix, got shape {Y.shape}.")
-    if len(Y) == 0:
-        raise ValueError(f"y has 0 samples (shape {Y.shape}); at least 1 is required.")
-    bad = [names[k] if names else k for k in range(Y.shape[1])
-           if pd.isna(Y[:, k]).any() or not np.isin(Y[:, k], (0, 1)).all()]
-    if bad:
-        raise ValueError(f"genre columns {bad[:10]} hold values other than 0 and 1.")
-    return Y.astype(int)
-
-
-def genre_names(Y):
-    """A DataFrame target's column names, else ``0 .. n_genres - 1`` (as PerGenreClassifier)."""
-    if isinstance(Y, pd.DataFrame):
-        return np.asarray(Y.columns, dtype=object)
-    return np.arange(np.asarray(Y).shape[1])

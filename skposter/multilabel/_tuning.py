@@ -10,10 +10,15 @@ from functools import partial
 
 import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+from sklearn.base import clone
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.model_selection import KFold, StratifiedKFold, check_cv, cross_val_predict
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
+from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _check_method_params, _num_samples, indexable
 
 #: Named metrics; ``micro_f1`` and ``samples_f1`` couple the genres.
 SCORINGS = ("macro_f1", "micro_f1", "samples_f1")
@@ -37,6 +42,9 @@ def genre_folds(cv, X, y, random_state, groups=None):
     scikit-learn's own default for a genre matrix is ``KFold`` without shuffling,
     which puts any ordering of the rows (by year, by file name) into the folds.
 
+    ``groups`` go to the splitter's ``split`` (``GroupKFold`` needs them; the
+    stratified splitters of an int ignore them), never to an estimator.
+
     Returns
     -------
     list of tuple of ndarray
@@ -58,24 +66,99 @@ def genre_folds(cv, X, y, random_state, groups=None):
 def out_of_fold_proba(estimator, X, y, *, folds, n_jobs=None, params=None):
     """Out-of-fold ``predict_proba`` of ``estimator``, as one 2-D array.
 
+    What ``cross_val_predict(method="predict_proba")`` computes (the same target
+    encoding, slicing of ``params`` and column order), but also for estimators
+    whose ``classes_`` is a list of arrays while ``predict_proba`` returns one
+    ``(n_samples, n_genres)`` array (``ClassifierChain``), which
+    ``cross_val_predict`` cannot read. ``params`` go to every fold's ``fit`` as
+    given: with metadata routing, the caller routes them first.
+
     :class:`PerGenreClassifier`'s warnings about genres falling back to their prior
     are silenced in the folds, where they would repeat once per fold and name genres
     by column number; :func:`tune_thresholds` finds those genres in the
     probabilities and the callers warn once per fit, by name.
     """
+    X, y = indexable(X, y)
+    test_indices = np.concatenate([test for _, test in folds])
+    if not np.array_equal(np.sort(test_indices), np.arange(_num_samples(X))):
+        raise ValueError("the folds must partition the samples: every sample in exactly one "
+                         "test part.")
+    Y = _encoded(y)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_FALLBACK_WARNING, category=UserWarning)
-        proba = cross_val_predict(estimator, X, y, cv=folds, n_jobs=n_jobs,
-                                  method="predict_proba", params=params)
-    return genre_proba(proba)
+        # sklearn's Parallel carries these filters and the configuration to workers.
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(_fold_proba)(clone(estimator), X, Y, train, test, params or {})
+            for train, test in folds
+        )
+    order = np.empty(len(test_indices), dtype=int)
+    order[test_indices] = np.arange(len(test_indices))
+    return np.concatenate(parts)[order]
 
 
-def genre_proba(proba):
-    """One ``(n_samples, n_genres)`` array, also from scikit-learn's list of arrays."""
+def _encoded(y):
+    """The target as ``cross_val_predict`` gives it to the folds: labels as 0 .. k - 1."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        return LabelEncoder().fit_transform(y)
+    return np.column_stack([LabelEncoder().fit_transform(column) for column in y.T])
+
+
+def _fold_proba(estimator, X, Y, train, test, params):
+    X_train, Y_train = _safe_split(estimator, X, Y, train)
+    X_test, _ = _safe_split(estimator, X, Y, test, train)
+    estimator.fit(X_train, Y_train, **_check_method_params(X, params, indices=train))
+    proba = estimator.predict_proba(X_test)
+    if Y.ndim == 2:
+        return genre_proba(proba, getattr(estimator, "classes_", None))
+    n_classes = len(np.unique(Y))
+    classes = np.asarray(estimator.classes_)
+    if len(classes) == n_classes:
+        return np.asarray(proba)
+    warnings.warn(
+        f"Number of classes in training fold ({len(classes)}) does not match total number "
+        f"of classes ({n_classes}). Results may not be appropriate for your use case. To "
+        "fix this, use a cross-validation technique resulting in properly stratified folds",
+        RuntimeWarning)
+    # A class missing from the fold's training part has probability 0 there.
+    full = np.zeros((len(proba), n_classes), dtype=np.asarray(proba).dtype)
+    full[:, classes] = proba
+    return full
+
+
+def genre_proba(proba, classes=None):
+    """One ``(n_samples, n_genres)`` array, also from scikit-learn's list of arrays.
+
+    Parameters
+    ----------
+    proba : ndarray or list of ndarray
+        ``predict_proba`` of a multi-label estimator: one 2-D array (returned as
+        is, e.g. from :class:`PerGenreClassifier` or ``ClassifierChain``), or one
+        ``(n_samples, n_classes)`` array per genre (forests, ``MultiOutputClassifier``).
+    classes : list of ndarray, default=None
+        The estimator's ``classes_``, one array per genre: each genre's column is
+        then its class 1's, or zeros when training saw no 1. Without it, each
+        array's last column.
+    """
     if isinstance(proba, list):
-        # One (n_samples, 2) array per genre: the last column is the genre's.
-        return np.column_stack([p[:, -1] for p in proba])
+        if classes is None or not isinstance(classes, list):
+            return np.column_stack([p[:, -1] for p in proba])
+        return np.column_stack([_column_of_one(p, c) for p, c in zip(proba, classes)])
     return np.asarray(proba)
+
+
+def positive_proba(estimator, X):
+    """Probability of class 1 (genre present) of a binary ``estimator``.
+
+    Also for an estimator whose training data held a single class: without a class
+    1, the probability is zero.
+    """
+    return _column_of_one(genre_proba(estimator.predict_proba(X)), estimator.classes_)
+
+
+def _column_of_one(proba, classes):
+    classes = list(classes)
+    return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(proba))
 
 
 def decide(proba, thresholds, at_least_one):
