@@ -1,17 +1,11 @@
-"""scikit-learn compatibility: tags, meta-estimators, scorers and the estimator checks.
+"""scikit-learn compatibility: tags, meta-estimators and scorers.
 
 scikeras 0.13's KerasClassifier is not a classifier to scikit-learn 1.9 (its mixins are
 in the wrong order), which broke soft voting, calibration and the roc_auc scorer; each
-of these is exercised here on the subclass.
-
-scikit-learn's checks only generate tables, and skip estimators without 2-D input.
-Two ways in: the checks that need no data run on the estimator itself; and, marked
-slow, the whole suite runs on a test adapter that reads each table row as a one-pixel
-high poster, which sends every check through the real fitting, streaming, encoding and
-pickling code.
+of these is exercised here on the subclass. scikit-learn's estimator checks run in
+tests/test_common.py with every other estimator's.
 """
 
-import keras
 import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier
@@ -22,9 +16,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils import estimator_checks, get_tags
-from sklearn.utils.estimator_checks import parametrize_with_checks
-from sklearn.utils.validation import validate_data
+from sklearn.utils import get_tags
 
 from skposter.models import KerasPosterClassifier
 
@@ -90,87 +82,3 @@ def test_calibrated_classifier_on_a_binary_target(net, posters):
     proba = calibrated.predict_proba(posters.images)
     assert proba.shape == (48, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1)
-
-
-# --- scikit-learn's checks that need no data, on the estimator itself ----------------------
-
-DATA_FREE_CHECKS = [
-    "check_estimator_cloneable",
-    "check_valid_tag_types",
-    "check_estimator_repr",
-    "check_no_attributes_set_in_init",
-    "check_parameters_default_constructible",
-    "check_get_params_invariance",
-    "check_set_params",
-    "check_do_not_raise_errors_in_init_or_set_params",
-    "check_estimators_unfitted",
-]
-
-
-@pytest.mark.parametrize("check", DATA_FREE_CHECKS)
-def test_data_free_checks(check):
-    getattr(estimator_checks, check)("KerasPosterClassifier", KerasPosterClassifier())
-
-
-# --- the whole suite through tables read as posters (slow) ----------------------------------
-
-
-def dense_builder(input_shape, n_outputs, activation):
-    """A small dense network: the checks' tables carry no spatial structure."""
-    inputs = keras.Input(input_shape)
-    x = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(inputs))
-    return keras.Model(inputs, keras.layers.Dense(n_outputs, activation=activation)(x))
-
-
-class TableAsPosters(KerasPosterClassifier):
-    """Test adapter: each row of a numeric table becomes a 1 x n_features poster.
-
-    Tables are validated as scikit-learn estimators validate them (so the checks'
-    expectations about NaN, sparse or 1-D input apply), then mapped to uint8 pixels;
-    the rest is KerasPosterClassifier's own code.
-    """
-
-    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
-        if X is None:
-            return super()._validate_data(None, y, reset)
-        table = validate_data(self, X, reset=reset, dtype=np.float64)
-        n_features, names = self.n_features_in_, getattr(self, "feature_names_in_", None)
-        pixels = np.clip(np.round(128 + 32 * table), 0, 255).astype(np.uint8)
-        images = np.repeat(pixels[:, None, :, None], 3, axis=3)
-        images, y = super()._validate_data(images, y, reset)
-        self.n_features_in_ = n_features
-        if names is not None:
-            self.feature_names_in_ = names
-        return images, y
-
-    def _resolve_input_size(self):
-        return (1, self.n_features_in_)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = True
-        tags.input_tags.one_d_array = False
-        tags.input_tags.string = False
-        return tags
-
-
-EXPECTED_FAILED_CHECKS = {
-    # Inherited from scikeras, not fixable in a subclass; the tags they guard are set
-    # explicitly and tested above (test_tags_declare_a_multilabel_classifier_of_images).
-    "check_mixin_order": "scikeras' KerasClassifier inherits BaseEstimator before "
-                         "ClassifierMixin",
-    "check_estimator_tags_renamed": "scikeras' BaseWrapper defines the pre-1.6 _more_tags",
-    # Mini-batch training is stochastic in the order of rows: a weight of 2 and a
-    # repeated row give different batches, hence different (equally good) networks.
-    "check_sample_weight_equivalence_on_dense_data": "weights are not repeats in SGD",
-}
-
-
-@pytest.mark.slow
-@parametrize_with_checks(
-    [TableAsPosters(dense_builder, epochs=30, learning_rate=0.02, validation_split=0.0,
-                    flip=False, shift=0.0, zoom=0.0, batch_size=16, random_state=0)],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_checks_through_tables(estimator, check):
-    check(estimator)
