@@ -301,7 +301,9 @@ class GenreStackingClassifier(ClassifierMixin, TransformerMixin, _BaseHeterogene
         return tuple(zip(*kept))
 
     def _final(self):
-        return PerGenreClassifier() if self.final_estimator is None else self.final_estimator
+        if self.final_estimator is None:
+            return PerGenreClassifier()
+        return self.final_estimator
 
     def _passthrough_features(self, X):
         if not self.passthrough:

@@ -9,6 +9,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import metadata_routing
 from sklearn.utils.metadata_routing import (
     MetadataRouter, MethodMapping, _routing_enabled, process_routing,
 )
@@ -23,7 +24,11 @@ from ._tuning import positive_proba
 
 
 def _default_estimator():
-    return LogisticRegression(max_iter=1000)
+    estimator = LogisticRegression(max_iter=1000)
+    if _routing_enabled():
+        # Weights given to fit reach the default estimator under routing as without.
+        estimator.set_fit_request(sample_weight=True)
+    return estimator
 
 
 def base_has(attr, fitted="estimator_"):
@@ -101,6 +106,10 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
         "n_jobs": [numbers.Integral, None],
     }
 
+    # A router: sample_weight reaches fit when the estimator requests it, so this
+    # class has no request of its own (no set_fit_request).
+    __metadata_request__fit = {"sample_weight": metadata_routing.UNUSED}
+
     def __init__(self, estimator=None, *, class_weight="balanced", min_support=5, n_jobs=None):
         self.estimator = estimator
         self.class_weight = class_weight
@@ -123,9 +132,9 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
             class labels is also accepted and handled one-vs-rest.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, multiplied with each genre's class weights and given to
-            every clone as its ``sample_weight``. With metadata routing enabled, a
-            parent routes them here after
-            ``PerGenreClassifier(...).set_fit_request(sample_weight=True)``.
+            every clone as its ``sample_weight``. With metadata routing enabled, only
+            when the estimator requests them (``set_fit_request(sample_weight=True)``;
+            the default estimator does).
         **fit_params : dict
             Passed to every clone's ``fit``. With metadata routing enabled
             (``sklearn.set_config(enable_metadata_routing=True)``), only those the
@@ -137,7 +146,7 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
         """
         target = check_genre_target(y, estimator=self, stacklevel=3)
         Y, self.classes_, self.label_binarizer_ = target.Y, target.classes, target.binarizer
-        fit_params = self._routed_fit_params(fit_params).estimator.fit
+        sample_weight, fit_params = self._routed_fit_params(sample_weight, fit_params)
         base = self._base()
         support = Y.sum(axis=0)
         too_few = (support < self.min_support) | (len(Y) - support < self.min_support)
@@ -161,30 +170,35 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
         copy_feature_names(self.estimators_[int(np.argmin(too_few))], self)
         return self
 
-    def _routed_fit_params(self, fit_params):
-        """``fit_params`` for the estimator: all of them, or those it requests."""
+    def _routed_fit_params(self, sample_weight, fit_params):
+        """``sample_weight`` and the other ``fit`` parameters for the estimator.
+
+        Without routing, all of them; with routing, those the estimator requests
+        (``sample_weight`` included: it then reaches the clones combined with the
+        class weights, as without routing).
+        """
         if not _routing_enabled():
-            return Bunch(estimator=Bunch(fit=fit_params))
-        # sample_weight is this estimator's own (combined with the class weights).
-        return process_routing(self, "fit", **fit_params)
+            return sample_weight, fit_params
+        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+        params = dict(process_routing(self, "fit", **weights, **fit_params).estimator.fit)
+        return params.pop("sample_weight", None), params
 
     def get_metadata_routing(self):
-        """Metadata routing of this object: its own ``sample_weight``, then the estimator's.
+        """Metadata routing of this object: ``fit`` to the estimator's ``fit``.
 
-        ``fit``'s ``sample_weight`` is consumed here (request it with
-        ``set_fit_request(sample_weight=True)``) and reaches every clone combined with
-        its genre's class weights; other metadata go to the estimator's ``fit`` when
-        it requests them.
+        ``sample_weight`` reaches the clones (combined with their genre's class
+        weights) when the estimator requests it, e.g.
+        ``PerGenreClassifier(LogisticRegression().set_fit_request(sample_weight=True))``;
+        the default estimator (None) requests it. Other metadata go to the clones'
+        ``fit`` when the estimator requests them.
 
         Returns
         -------
         routing : MetadataRouter
         """
-        return (
-            MetadataRouter(owner=self)
-            .add_self_request(self)
-            .add(estimator=self._base(),
-                 method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        return MetadataRouter(owner=self).add(
+            estimator=self._base(),
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
         )
 
     def _base(self):

@@ -37,7 +37,8 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
     estimator : estimator, default=None
         Multi-label estimator whose ``predict_proba`` returns ``(n_samples,
         n_genres)`` (scikit-learn's list of one ``(n_samples, 2)`` array per genre is
-        also read); ``PerGenreClassifier()`` when None.
+        also read); ``PerGenreClassifier()`` when None (whose default estimator,
+        under metadata routing, requests ``sample_weight``).
     thresholds : {"per_genre", "global"}, float or array-like, default="per_genre"
         ``"per_genre"``: one tuned threshold per genre. ``"global"``: one tuned
         threshold shared by all genres (raised to a genre's floor where that is
