@@ -38,6 +38,15 @@ from skposter.multilabel import GenreThresholdClassifier, PerGenreClassifier
 _LOGISTIC = PerGenreClassifier(LogisticRegression(solver="liblinear", random_state=0))
 _TREE = PerGenreClassifier(DecisionTreeClassifier(max_depth=3, random_state=0))
 
+
+@pytest.fixture(autouse=True, scope="module")
+def private_weight_cache(tmp_path_factory):
+    """Lite0 weights are converted into a temporary folder, not the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SKPOSTER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 # --- reasons, shared by the tables below -----------------------------------------------------
 
 _TUNED = "tuned thresholds, not probability 0.5 or the most probable class, decide"
