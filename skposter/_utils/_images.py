@@ -113,7 +113,23 @@ def check_images(X):
     return [to_rgb_array(img, name=f"image {i}") for i, img in enumerate(X)]
 
 
+def holds_images(X):
+    """Whether ``X`` holds images rather than paths or ids.
+
+    Images are a non-string array of two or more dimensions, or a sequence (list,
+    tuple, 1-D object array) whose first item is an image array. Anything else
+    (strings, path-likes, a Series or DataFrame, an empty sequence) names files.
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        return X.ndim != 1 and X.dtype.kind not in "USO"
+    if isinstance(X, (list, tuple, np.ndarray)) and len(X):
+        return isinstance(X[0], np.ndarray) and X[0].ndim >= 2
+    return False
+
+
 def _looks_like_paths(X):
+    # Narrower than ``not holds_images``: only what surely names files is refused
+    # here, so other malformed input gets the per-image error that describes it.
     if isinstance(X, np.ndarray):
         return X.dtype.kind in "US" or (X.dtype == object and X.size and isinstance(X.flat[0], str))
     if isinstance(X, (list, tuple)) and X:

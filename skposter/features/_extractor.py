@@ -3,7 +3,6 @@
 import functools
 import numbers
 import os
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -13,9 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._utils._images import check_size
-from ..exceptions import PosterReadError, PosterReadWarning
 from ..io._decode import DEFAULT_MAX_PIXELS
-from ..io._paths import resolve_paths
+from ..io._sources import poster_sources, report_unreadable
 from ..io._stream import PosterStream
 from ..io._threads import map_in_threads
 from .._keras._backbones import BACKBONES, get_backbone
@@ -183,7 +181,8 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         ndarray of shape (n_posters, n_features_out_), dtype float32
         """
         check_is_fitted(self, "n_features_out_")
-        sources, paths = _sources(X)
+        posters = poster_sources(X)
+        sources = posters.sources
         features = np.empty((len(sources), self.n_features_out_), dtype=np.float32)
         todo, keys, cache = np.arange(len(sources)), None, self._feature_cache()
         if cache is not None:
@@ -193,7 +192,8 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         failures = self._extract(sources, todo, features, cache, keys) if len(todo) else {}
         if cache is not None:
             cache.warn_problems(stacklevel=2)
-        self._handle_failures(failures, paths)
+        report_unreadable(failures, self.on_error, paths=posters.paths,
+                          outcome="got the features of a blank poster")
         return features
 
     def get_feature_names_out(self, input_features=None):
@@ -226,19 +226,6 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
                 done += len(rows)
                 progress.update(len(rows))
         return stream.failures
-
-    def _handle_failures(self, failures, paths):
-        if not failures:
-            return
-        named = {paths[i] if paths else f"image {i}": reason
-                 for i, reason in sorted(failures.items())}
-        if self.on_error == "raise":
-            raise PosterReadError(named)
-        warnings.warn(
-            f"{len(named)} unreadable poster(s) got the features of a blank poster: "
-            + "; ".join(f"{path} ({reason})" for path, reason in named.items()),
-            PosterReadWarning, stacklevel=3,
-        )
 
     def _global_batch(self):
         return self.batch_size * len(self.device_plan_.devices)
@@ -282,19 +269,6 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = []
         return tags
-
-
-def _sources(X):
-    """Posters as a list of paths or of arrays, plus the paths (None for arrays)."""
-    if isinstance(X, np.ndarray) and X.dtype != object and X.ndim == 4:
-        if len(X) == 0:
-            raise ValueError("found 0 images; at least 1 is required.")
-        return list(X), None
-    if isinstance(X, (list, tuple, np.ndarray)) and len(X) and isinstance(X[0], np.ndarray) \
-            and X[0].ndim >= 2:
-        return list(X), None
-    paths = resolve_paths(X)
-    return paths, paths
 
 
 def _read_stored(cache, keys, features):

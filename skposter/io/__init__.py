@@ -1,8 +1,9 @@
 """Reading poster files: :class:`PosterLoader`, :func:`scan_posters`, :func:`decode_poster`."""
 
 from ._decode import DEFAULT_MAX_PIXELS, decode_poster
-from ._loader import BLANK_VALUE, PosterLoader
+from ._loader import PosterLoader
 from ._scan import scan_posters
+from ._sources import BLANK_VALUE
 from ._stream import PosterStream, prepare_poster
 
 __all__ = [

@@ -3,7 +3,6 @@
 import numbers
 import os
 import struct
-import warnings
 
 import numpy as np
 from PIL import Image
@@ -11,13 +10,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import ImageTransformerMixin
-from ..exceptions import PosterReadError, PosterReadWarning
 from ._decode import DEFAULT_MAX_PIXELS, decode_poster
 from ._paths import resolve_paths
+from ._sources import BLANK_VALUE, report_unreadable
 from ._threads import describe_error, map_in_threads
-
-#: Grey level of the 1x1 placeholder that replaces an unreadable poster.
-BLANK_VALUE = 128
 
 #: What decoding a broken file raises: Pillow's plugins report damage as OSError
 #: (truncated, unidentified), ValueError, SyntaxError (broken PNG chunks), EOFError,
@@ -159,14 +155,7 @@ class PosterLoader(ImageTransformerMixin, BaseEstimator):
             paths, max_pixels=self.max_pixels, n_jobs=self.n_jobs, verbose=self.verbose
         )
         if failures:
-            if self.on_error == "raise":
-                raise PosterReadError(failures)
-            warnings.warn(
-                f"{len(failures)} unreadable poster(s) replaced by blank images: "
-                + "; ".join(f"{path} ({reason})" for path, reason in failures.items()),
-                PosterReadWarning,
-                stacklevel=2,
-            )
+            report_unreadable(failures, self.on_error, outcome="replaced by blank images")
             blank = np.full((1, 1, 3), BLANK_VALUE, dtype=np.uint8)
             images = [blank.copy() if image is None else image for image in images]
         return images

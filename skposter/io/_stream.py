@@ -12,8 +12,8 @@ import numpy as np
 from .._utils._images import to_rgb_array
 from .._utils._resize import resize_image
 from ._decode import DEFAULT_MAX_PIXELS, decode_opened, open_poster
+from ._sources import BLANK_VALUE
 from ._threads import describe_error
-from ._loader import BLANK_VALUE
 
 
 def prepare_poster(source, size, *, mode="stretch", max_pixels=DEFAULT_MAX_PIXELS, draft=True):
