@@ -172,50 +172,6 @@ def _transfer_features(x, spec, pretrained):
     return backbone(x, training=False)
 
 
-def backbone_of(model):
-    """The pretrained backbone nested in a ``transfer`` model."""
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if len(nested) != 1:
-        raise ValueError(f"{model.name} holds no single backbone to fine-tune.")
-    return nested[0]
-
-
-def unfreeze_top(backbone, top):
-    """Make the top layers of ``backbone`` trainable, batch norms excepted.
-
-    Batch norms stay frozen (and run in inference mode): with the small batches of
-    fine-tuning their statistics would drift away from what the weights expect.
-
-    Parameters
-    ----------
-    backbone : keras.Model
-    top : int or str
-        How many layers from the top, or the name (or name prefix, e.g. ``"block7a"``)
-        of the lowest layer to train.
-
-    Returns
-    -------
-    list of str
-        Names of the layers that became trainable (those with weights).
-    """
-    opened = set(_top_layers(backbone, top))
-    backbone.trainable = True
-    for layer in backbone.layers:
-        layer.trainable = layer in opened and not isinstance(layer, layers.BatchNormalization)
-    return [layer.name for layer in backbone.layers if layer.trainable and layer.weights]
-
-
-def _top_layers(backbone, top):
-    if isinstance(top, str):
-        names = [layer.name for layer in backbone.layers]
-        starts = [i for i, name in enumerate(names) if name.startswith(top)]
-        if not starts:
-            raise ValueError(f"no layer of {backbone.name} is named {top!r} or starts so; "
-                             f"its top layers are {names[-5:]}.")
-        return backbone.layers[starts[0]:]
-    return backbone.layers[-top:] if top else []
-
-
 def _checked_user_output(outputs, spec):
     if isinstance(outputs, (list, tuple)) or tuple(outputs.shape[1:]) != (spec.n_outputs,):
         raise ValueError(

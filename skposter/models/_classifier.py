@@ -1,48 +1,41 @@
 """KerasPosterClassifier: a CNN trained end to end on posters, as a scikit-learn classifier."""
 
-import contextlib
-import copy
 import numbers
 import os
-import random
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from scikeras.wrappers import BaseWrapper, KerasClassifier
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import NotFittedError
-from sklearn.utils import check_random_state
+from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
-from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_consistent_length
 
-from .._utils._images import check_size
 from .._keras._backbones import BACKBONES, get_backbone
-from .._keras._device import plan_devices, plan_for_this_machine
+from .._keras._device import plan_devices
+from .._utils._images import check_size
+from ..io._sources import poster_sources, report_unreadable
 from ..io._stream import PosterStream
-from ._architectures import (
-    ARCHITECTURES, DEFAULTS, NetworkSpec, backbone_of, build_network, unfreeze_top,
+from ._architectures import ARCHITECTURES, DEFAULTS, NetworkSpec, build_network
+from ._base import KerasPosterBase
+from ._callbacks import fit_callbacks
+from ._data import TargetEncoder, as_target_array, sized_in_memory
+from ._fine_tuning import open_backbone_top, training_phases
+from ._losses import make_loss
+from ._training import (
+    FitData, class_sample_weight, draw_seed, make_optimizer, on_device, python_seed,
+    split_rows, train_epochs,
 )
-from ._data import (
-    FailureCheck, TargetEncoder, as_sources, as_target_array, evaluation_dataset, raise_or_warn,
-    sized_in_memory, training_dataset,
-)
-from ._losses import FocalLoss, GenreBinaryCrossentropy, SoftF1Loss
 
 _LOSSES = {"auto", "binary_crossentropy", "categorical_crossentropy", "focal", "soft_f1"}
-# Largest seed drawn from a RandomState: numpy and Keras both take 32-bit seeds.
-_MAX_SEED = 2**31 - 1
 
 
-class KerasPosterClassifier(KerasClassifier):
+class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
     """A convolutional network trained on posters, with the scikit-learn classifier API.
 
-    Built on scikeras' ``KerasClassifier``, with the tags scikit-learn needs to treat it
-    as a (multi-label) classifier, so it works in ``Pipeline``, ``GridSearchCV``,
+    A scikit-learn classifier (multi-label, with the tags that say so), so it works in
+    ``Pipeline``, ``GridSearchCV``,
     ``cross_val_score``, ``StackingClassifier``, ``VotingClassifier(voting="soft")`` and
     ``CalibratedClassifierCV``. Posters stream through ``tf.data``
     (:class:`~skposter.io.PosterStream`): paths are decoded and resized in parallel
@@ -174,6 +167,19 @@ class KerasPosterClassifier(KerasClassifier):
     on this machine's devices. The optimizer state is not kept, so a warm start after
     unpickling starts a fresh optimizer.
 
+    The scikit-learn plumbing (fit, partial fit, prediction, state, pickling) is
+    skposter's own thin base, :class:`~skposter.models._base.KerasPosterBase`, the way
+    skorch's ``NeuralNet`` owns it, rather than scikeras' ``KerasClassifier``: scikeras
+    validates ``X`` as a numeric table, feeds arrays to one ``Model.fit`` per call and
+    routes ``fit__``/``optimizer__`` parameters, where posters are paths or images of
+    any size streamed through ``tf.data``, trained in phases, with every setting a
+    constructor parameter; every scikeras hook was overridden or bypassed. Where to
+    look: :mod:`~skposter.models._training` runs the epochs (seeds, split, weights),
+    :mod:`~skposter.models._data` turns posters and targets into ``tf.data`` batches,
+    :mod:`~skposter.models._callbacks` builds the Keras callbacks (early stopping,
+    learning-rate reduction, failing on an unreadable poster),
+    :mod:`~skposter.models._fine_tuning` the phases and which backbone layers train.
+
     Examples
     --------
     >>> from skposter.datasets import make_posters
@@ -290,12 +296,6 @@ class KerasPosterClassifier(KerasClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
-    # scikeras reads parameters from __dict__ and routes "optimizer__lr"-style ones;
-    # these are explicit constructor parameters, validated like scikit-learn's own.
-    _get_param_names = BaseEstimator.__dict__["_get_param_names"]
-    set_params = BaseEstimator.set_params
-    __repr__ = BaseEstimator.__repr__
-
     def fit(self, X, y, sample_weight=None):
         """Train the network on posters and their genres (or class labels).
 
@@ -313,15 +313,7 @@ class KerasPosterClassifier(KerasClassifier):
         -------
         self : object
         """
-        self._validate_params()
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the "
-                             "target y is None.")
-        continuing = self.warm_start and self.initialized_
-        initial_epoch = self.current_epoch if continuing else 0
-        BaseWrapper.fit(self, X, y, sample_weight=sample_weight, epochs=self.epochs,
-                        initial_epoch=initial_epoch)
-        return self
+        return super().fit(X, y, sample_weight=sample_weight)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one more epoch on ``(X, y)``, building the network on the first call.
@@ -341,11 +333,7 @@ class KerasPosterClassifier(KerasClassifier):
         -------
         self : object
         """
-        if not self.initialized_:
-            self._validate_params()
-            self._initialize(X, y, classes=classes)
-        BaseWrapper.partial_fit(self, X, y, sample_weight=sample_weight, incremental=True)
-        return self
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Probability of each genre (or class).
@@ -373,16 +361,8 @@ class KerasPosterClassifier(KerasClassifier):
         raw = self._predict_raw(X)
         return self.target_encoder_.inverse_transform(raw)
 
-    score = ClassifierMixin.score
-
-    def __sklearn_is_fitted__(self):
-        return self.initialized_
-
     def __sklearn_tags__(self):
-        # scikeras' KerasClassifier lists BaseEstimator before ClassifierMixin, so the
-        # mixin's tags never apply: declare them here.
         tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier"
         tags.classifier_tags = ClassifierTags(multi_label=True)
         tags.target_tags.required = True
         tags.target_tags.single_output = True
@@ -392,15 +372,14 @@ class KerasPosterClassifier(KerasClassifier):
         tags.input_tags.string = True
         return tags
 
-    # --- scikeras hooks ----------------------------------------------------------
+    # --- the base's hooks --------------------------------------------------------
 
     def _initialize(self, X, y=None, classes=None):
-        self._seed = _draw_seed(self.random_state)
+        self._seed = draw_seed(self.random_state)
         names = list(y.columns) if isinstance(y, pd.DataFrame) else None
         X, y = self._validate_data(X, y, reset=True)
         self.target_encoder_ = TargetEncoder(genre_names=names, classes=classes).fit(y)
         self.classes_ = self.target_encoder_.classes_
-        self.feature_encoder_ = self.feature_encoder.fit(X)
         self.input_size_ = self._resolve_input_size()
         self.device_plan_ = plan_devices(self.device, self.precision)
         self.model_ = self._build_keras_model()
@@ -412,7 +391,7 @@ class KerasPosterClassifier(KerasClassifier):
         # Images are not a feature table: no check_array on X, only what streaming needs.
         if X is not None:
             names = X.columns if isinstance(X, pd.DataFrame) else None
-            X, _ = as_sources(X)
+            X = poster_sources(X)
             if reset:
                 self.n_features_in_ = 1
                 if names is not None:
@@ -422,18 +401,16 @@ class KerasPosterClassifier(KerasClassifier):
         if y is not None:
             y = as_target_array(y)
         if X is not None and y is not None:
-            check_consistent_length(X, y)
+            check_consistent_length(X.sources, y)
         return X, y
 
     def _build_keras_model(self, pretrained=True):
-        spec = self._network_spec()
         plan = self.device_plan_
         # One device needs no distribution strategy, whose per-epoch set-up is slow.
         strategy = plan.strategy() if len(plan.devices) > 1 else tf.distribute.get_strategy()
-        with _python_seed(self._seed), self._on_device(), plan.building(strategy):
-            model = build_network(spec, pretrained=pretrained)
-            model.compile(optimizer=self._make_optimizer(self.learning_rate),
-                          loss=self._make_loss())
+        with python_seed(self._seed), on_device(plan), plan.building(strategy):
+            model = build_network(self._network_spec(), pretrained=pretrained)
+            self._compile(model, self.learning_rate)
         return model
 
     def _check_model_compatibility(self, y):
@@ -444,121 +421,47 @@ class KerasPosterClassifier(KerasClassifier):
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch,
                          incremental=False):
-        paths = _paths_of(X)
-        sources = sized_in_memory(X, paths, self.input_size_, mode=self.resize_mode,
+        sources = sized_in_memory(X, self.input_size_, mode=self.resize_mode,
                                   batch_size=self.batch_size)
-        sample_weight = self._class_sample_weight(y, sample_weight)
-        train, validation = (np.arange(len(y)), None) if incremental else self._split(len(y))
+        sample_weight = class_sample_weight(self.class_weight, self.target_encoder_, y,
+                                            sample_weight)
+        train, validation = ((np.arange(len(y)), None) if incremental
+                             else split_rows(len(y), self.validation_split, self._seed))
         stream = PosterStream(sources, self.input_size_, mode=self.resize_mode,
                               batch_size=min(self.batch_size, len(train)))
-        data = _FitData(stream, paths, y, sample_weight, train, validation)
+        data = FitData(stream, X.paths, y, sample_weight, train, validation)
         if not (warm_start and initial_epoch):
             self.history_, self.fine_tune_start_ = {}, None
-        fine_tune = (not incremental and self.architecture == "transfer"
-                     and self.fine_tune_layers not in (0, "") and self.fine_tune_epochs > 0)
-        with self._on_device():
-            if self.architecture == "transfer" and self._open_backbone_top(0):
-                self._recompile(self.learning_rate)
-            end = self._train(data, epochs, initial_epoch)
-            if fine_tune:
-                self._open_backbone_top(self.fine_tune_layers)
-                self._recompile(self.fine_tune_learning_rate)
-                self.fine_tune_start_ = self.current_epoch
-                self._train(data, self.fine_tune_epochs, end)
-        raise_or_warn(stream, paths, self.on_error)
-
-    def _predict_raw(self, X):
-        if not self.initialized_:
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. "
-                                 "Call 'fit' with appropriate arguments first.")
-        X, _ = self._validate_data(X)
-        paths = _paths_of(X)
-        stream = PosterStream(X, self.input_size_, batch_size=self.batch_size,
-                              mode=self.resize_mode)
-        with self._on_device():
-            proba = self.model_.predict(stream.dataset(), verbose=0)
-        raise_or_warn(stream, paths, self.on_error)
-        return proba
-
-    @property
-    def current_epoch(self):
-        """Epochs trained so far (both phases), where a warm start continues."""
-        return len(getattr(self, "history_", {}).get("loss", []))
+        with on_device(self.device_plan_):
+            for phase in training_phases(self, epochs, incremental=incremental):
+                initial_epoch = self._run_phase(phase, data, initial_epoch)
+        report_unreadable(stream.failures, self.on_error, paths=X.paths,
+                          outcome="were replaced by blank posters", stacklevel=2)
 
     # --- training ----------------------------------------------------------------
 
-    def _train(self, data, epochs, initial_epoch):
-        """Run ``epochs`` epochs from ``initial_epoch``; return the epoch reached."""
-        dataset, steps = training_dataset(
-            data.stream, data.train, data.y, data.sample_weight, epochs=epochs,
-            initial_epoch=initial_epoch, seed=self._seed)
-        validation = None
-        if data.validation is not None:
-            validation = evaluation_dataset(data.stream, data.validation, data.y,
-                                            data.sample_weight)
-        history = self.model_.fit(
-            dataset, epochs=initial_epoch + epochs, initial_epoch=initial_epoch,
-            steps_per_epoch=steps, validation_data=validation, shuffle=False,
-            verbose=self.verbose,
-            callbacks=self._fit_callbacks_for(data, validation is not None),
-        )
-        for key, values in history.history.items():
-            self.history_.setdefault(key, []).extend(float(v) for v in values)
-        return initial_epoch + len(history.history.get("loss", []))
+    def _run_phase(self, phase, data, initial_epoch):
+        """Train one phase from ``initial_epoch``; return the epoch reached."""
+        if phase.backbone_top is not None:
+            changed = open_backbone_top(self.model_, phase.backbone_top)
+            if changed or phase.fresh_optimizer:
+                # Trainable flags only take effect when compiling; the optimizer is new.
+                with self.model_.distribute_strategy.scope():
+                    self._compile(self.model_, phase.learning_rate)
+        if phase.fine_tune:
+            self.fine_tune_start_ = self.current_epoch
+        callbacks = fit_callbacks(self.callbacks, stream=data.stream, paths=data.paths,
+                                  on_error=self.on_error, patience=self.patience,
+                                  validating=data.validation is not None)
+        history = train_epochs(self.model_, data, phase.epochs, initial_epoch, seed=self._seed,
+                               callbacks=callbacks, verbose=self.verbose)
+        for key, values in history.items():
+            self.history_.setdefault(key, []).extend(values)
+        return initial_epoch + len(history.get("loss", []))
 
-    def _fit_callbacks_for(self, data, validating):
-        callbacks = [copy.deepcopy(callback) for callback in self.callbacks or []]
-        if self.on_error == "raise":
-            callbacks.append(FailureCheck(data.stream, data.paths))
-        if validating:
-            callbacks += [
-                keras.callbacks.EarlyStopping(patience=self.patience,
-                                              restore_best_weights=True),
-                keras.callbacks.ReduceLROnPlateau(factor=0.5,
-                                                  patience=max(1, self.patience // 2)),
-            ]
-        return callbacks
-
-    def _split(self, n_samples):
-        """Training and validation rows, drawn from the seed; no validation if too few."""
-        n_validation = int(round(self.validation_split * n_samples))
-        if n_validation < 1 or n_validation >= n_samples:
-            return np.arange(n_samples), None
-        order = np.random.default_rng(self._seed).permutation(n_samples)
-        return np.sort(order[n_validation:]), np.sort(order[:n_validation])
-
-    def _class_sample_weight(self, y, sample_weight):
-        # Genre matrices are balanced in the loss; class labels the scikit-learn way.
-        multilabel = self.target_encoder_.multilabel_
-        if self.class_weight is None or (multilabel and self.class_weight == "balanced"):
-            return sample_weight
-        if multilabel:
-            raise ValueError("a dict class_weight maps class labels to weights; a genre matrix "
-                             "takes class_weight='balanced' or None.")
-        labels = self.classes_[np.argmax(y, axis=1)]
-        weights = compute_sample_weight(self.class_weight, labels).astype(np.float32)
-        return weights if sample_weight is None else weights * sample_weight
-
-    def _open_backbone_top(self, top):
-        """Set which backbone layers train; return whether that changed anything."""
-        backbone = backbone_of(self.model_)
-        before = [layer.trainable for layer in backbone.layers]
-        if top in (0, ""):
-            backbone.trainable = False
-        else:
-            unfreeze_top(backbone, top)
-        return before != [layer.trainable for layer in backbone.layers]
-
-    def _on_device(self):
-        """Context placing the network on the plan's device (several: the strategy's)."""
-        devices = self.device_plan_.devices
-        return tf.device(devices[0]) if len(devices) == 1 else contextlib.nullcontext()
-
-    def _recompile(self, learning_rate):
-        # Trainable flags only take effect when compiling; the optimizer is new.
-        with self.model_.distribute_strategy.scope():
-            self.model_.compile(optimizer=self._make_optimizer(learning_rate),
-                                loss=self._make_loss())
+    def _compile(self, model, learning_rate):
+        model.compile(optimizer=make_optimizer(self.optimizer, learning_rate),
+                      loss=make_loss(self.loss, self.target_encoder_, self.class_weight))
 
     # --- network ---------------------------------------------------------------
 
@@ -597,77 +500,6 @@ class KerasPosterClassifier(KerasClassifier):
             flip=self.flip, shift=self.shift, zoom=self.zoom,
         )
 
-    def _make_optimizer(self, learning_rate):
-        try:
-            return keras.optimizers.get(
-                {"class_name": self.optimizer, "config": {"learning_rate": learning_rate}})
-        except ValueError:
-            raise ValueError(f"optimizer={self.optimizer!r} is not a Keras optimizer name "
-                             "(e.g. 'adam', 'adamw', 'sgd', 'rmsprop').") from None
-
-    def _make_loss(self):
-        encoder = self.target_encoder_
-        balanced = self.class_weight == "balanced" and encoder.multilabel_
-        weights = ((encoder.positive_weights_, encoder.negative_weights_) if balanced
-                   else (None, None))
-        loss = self.loss
-        if loss == "auto":
-            loss = "binary_crossentropy" if encoder.multilabel_ else "categorical_crossentropy"
-        if loss == "binary_crossentropy":
-            return GenreBinaryCrossentropy(*weights)
-        if loss == "focal":
-            return FocalLoss(positive_weights=weights[0], negative_weights=weights[1])
-        if balanced:
-            why = " (soft-F1 weighs genres equally already)" if loss == "soft_f1" else ""
-            raise ValueError(f"class_weight='balanced' puts per-genre weights in the loss, "
-                             f"which loss={loss!r} does not take: use class_weight=None{why}.")
-        if loss == "soft_f1":
-            return SoftF1Loss()
-        if loss == "categorical_crossentropy":
-            if encoder.multilabel_:
-                raise ValueError("categorical cross-entropy needs exclusive classes (a 1-D y); "
-                                 "genre matrices take 'binary_crossentropy', 'focal' or "
-                                 "'soft_f1'.")
-            return keras.losses.CategoricalCrossentropy()
-        return copy.deepcopy(loss)
-
-    # --- pickling ----------------------------------------------------------------
-
-    def __getstate__(self):
-        # A copy: object.__getstate__ returns the instance's own __dict__.
-        state = dict(super().__getstate__())
-        model = state.pop("model_", None)
-        if model is not None:
-            # Weights only: the network is rebuilt from the parameters when unpickled.
-            state["_model_weights"] = model.get_weights()
-        return state
-
-    def __setstate__(self, state):
-        weights = state.pop("_model_weights", None)
-        super().__setstate__(state)
-        if weights is not None:
-            self.device_plan_ = plan_for_this_machine(self.device, self.precision)
-            self.model_ = self._build_keras_model(pretrained=False)
-            self.model_.set_weights(weights)
-
-
-@dataclass(frozen=True)
-class _FitData:
-    """What one fit trains on: the stream, the encoded targets and the row split."""
-
-    stream: PosterStream
-    paths: list
-    y: np.ndarray
-    sample_weight: np.ndarray
-    train: np.ndarray
-    validation: np.ndarray
-
-
-def _paths_of(sources):
-    if sources.dtype == object and len(sources) and isinstance(sources[0], str):
-        return list(sources)
-    return None
-
 
 def _sizes(value, default, name):
     if value is None:
@@ -677,24 +509,3 @@ def _sizes(value, default, name):
                for v in sizes):
         raise ValueError(f"{name} must hold positive ints, got {value!r}.")
     return sizes
-
-
-def _draw_seed(random_state):
-    if isinstance(random_state, numbers.Integral):
-        return int(random_state)
-    # None draws a fresh seed: the run is random, but every part of it uses one seed.
-    return int(check_random_state(random_state).randint(_MAX_SEED))
-
-
-@contextlib.contextmanager
-def _python_seed(seed):
-    """Seed Python's generator, which Keras draws initial weights and layer seeds from.
-
-    The caller's generator state is restored afterwards.
-    """
-    state = random.getstate()
-    random.seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(state)

@@ -9,7 +9,6 @@ in memory, and arrays are resized by the same rule.
 import math
 import warnings
 
-import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -17,61 +16,26 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 
-from ..exceptions import PosterReadError, PosterReadWarning
-from ..io._paths import resolve_paths
 from ..io._stream import PosterStream
-from .._utils._images import check_images
 from ._losses import balanced_genre_weights
 
 
-def as_sources(X):
-    """Posters as one indexable sequence, plus their paths.
+def sized_in_memory(posters, size, *, mode, batch_size):
+    """Resize in-memory images to ``size`` once, so epochs do not resize them again.
 
     Parameters
     ----------
-    X : ndarray of shape (n, H, W, C), list of image arrays, or paths
-        uint8 images, or poster paths (a list, array, Series or one-column DataFrame).
+    posters : Posters
+        From :func:`skposter.io._sources.poster_sources`.
 
     Returns
     -------
-    sources : ndarray
-        The 4-D uint8 array itself (no copy), or a 1-D object array of images or paths.
-        Boolean masks and index arrays select from it like from ``X``.
-    paths : list of str or None
-        The paths, None for images.
+    ndarray
+        Paths as they are: they are streamed (decoded) at every epoch, which keeps
+        memory flat whatever their number. Images as one 4-D array of ``size``.
     """
-    if _holds_images(X):
-        images = check_images(X)
-        if isinstance(images, np.ndarray):
-            return images, None
-        return _object_array(images), None
-    paths = resolve_paths(X)
-    return _object_array(paths), paths
-
-
-def _holds_images(X):
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        return X.ndim != 1 and X.dtype.kind not in "USO"
-    if isinstance(X, (list, tuple, np.ndarray)) and len(X):
-        return isinstance(X[0], np.ndarray) and X[0].ndim >= 2
-    return False
-
-
-def _object_array(items):
-    # Filled one by one: np.asarray would stack same-sized images into one 4-D array.
-    array = np.empty(len(items), dtype=object)
-    for i, item in enumerate(items):
-        array[i] = item
-    return array
-
-
-def sized_in_memory(sources, paths, size, *, mode, batch_size):
-    """Resize in-memory images to ``size`` once, so epochs do not resize them again.
-
-    Paths are returned as they are: they are streamed (decoded) at every epoch, which
-    keeps memory flat whatever their number.
-    """
-    if paths is not None:
+    sources = posters.sources
+    if posters.paths is not None:
         return sources
     if isinstance(sources, np.ndarray) and sources.ndim == 4 and sources.shape[1:3] == size:
         return sources
@@ -123,36 +87,6 @@ def _labelled(stream, order, targets, sample_weight):
     # Same order, same batch size: each image batch meets its own labels.
     return tf.data.Dataset.zip(stream.dataset(order), labels).map(
         lambda images, label_batch: (images, *label_batch))
-
-
-class FailureCheck(keras.callbacks.Callback):
-    """Stop training at the first unreadable poster the stream meets (``on_error="raise"``).
-
-    Failing at once, rather than after training on placeholders, saves the run.
-    """
-
-    def __init__(self, stream, paths):
-        super().__init__()
-        self.stream = stream
-        self.paths = paths
-
-    def on_train_batch_end(self, batch, logs=None):
-        raise_or_warn(self.stream, self.paths, "raise")
-
-
-def raise_or_warn(stream, paths, on_error):
-    """Raise :class:`PosterReadError` or warn about the posters ``stream`` could not read."""
-    if not stream.failures:
-        return
-    named = {paths[i] if paths else f"image {i}": reason
-             for i, reason in sorted(stream.failures.items())}
-    if on_error == "raise":
-        raise PosterReadError(named)
-    warnings.warn(
-        f"{len(named)} unreadable poster(s) were replaced by blank posters: "
-        + "; ".join(f"{path} ({reason})" for path, reason in named.items()),
-        PosterReadWarning, stacklevel=3,
-    )
 
 
 class TargetEncoder(TransformerMixin, BaseEstimator):
@@ -233,7 +167,6 @@ class TargetEncoder(TransformerMixin, BaseEstimator):
         if self.multilabel_:
             return (proba >= 0.5).astype(int)
         return self.classes_[np.argmax(proba, axis=1)]
-
 
 
 def as_target_array(y):

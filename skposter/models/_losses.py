@@ -4,6 +4,8 @@ All take probabilities (after a sigmoid or softmax), are written with ``keras.op
 they run on any Keras backend, and are registered serializable under ``skposter``.
 """
 
+import copy
+
 import keras
 import numpy as np
 from keras import ops
@@ -193,3 +195,46 @@ def _soft_f1_loss(y_true, y_pred, sample_weight):
     f1 = 2.0 * true_positives / (
         2.0 * true_positives + false_positives + false_negatives + _EPSILON)
     return 1.0 - ops.mean(f1)
+
+
+def make_loss(loss, encoder, class_weight):
+    """The loss a network compiles with, from the estimator's ``loss`` and ``class_weight``.
+
+    Parameters
+    ----------
+    loss : {"auto", "binary_crossentropy", "categorical_crossentropy", "focal", \
+"soft_f1"} or keras.losses.Loss
+        ``"auto"`` is binary cross-entropy for a genre matrix, categorical
+        cross-entropy for class labels; an instance is copied.
+    encoder : TargetEncoder
+        Fitted: whether the target is a genre matrix, and its balanced weights.
+    class_weight : {"balanced"}, dict or None
+        ``"balanced"`` with a genre matrix puts per-genre weights in the loss, which
+        only the cross-entropy and focal losses take.
+
+    Returns
+    -------
+    keras.losses.Loss
+    """
+    balanced = class_weight == "balanced" and encoder.multilabel_
+    weights = ((encoder.positive_weights_, encoder.negative_weights_) if balanced
+               else (None, None))
+    if loss == "auto":
+        loss = "binary_crossentropy" if encoder.multilabel_ else "categorical_crossentropy"
+    if loss == "binary_crossentropy":
+        return GenreBinaryCrossentropy(*weights)
+    if loss == "focal":
+        return FocalLoss(positive_weights=weights[0], negative_weights=weights[1])
+    if balanced:
+        why = " (soft-F1 weighs genres equally already)" if loss == "soft_f1" else ""
+        raise ValueError(f"class_weight='balanced' puts per-genre weights in the loss, "
+                         f"which loss={loss!r} does not take: use class_weight=None{why}.")
+    if loss == "soft_f1":
+        return SoftF1Loss()
+    if loss == "categorical_crossentropy":
+        if encoder.multilabel_:
+            raise ValueError("categorical cross-entropy needs exclusive classes (a 1-D y); "
+                             "genre matrices take 'binary_crossentropy', 'focal' or "
+                             "'soft_f1'.")
+        return keras.losses.CategoricalCrossentropy()
+    return copy.deepcopy(loss)

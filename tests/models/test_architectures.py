@@ -1,6 +1,6 @@
 """Architectures: layer structure by name, tunable sizes, user builders, augmentation, freezing.
 
-Networks are built with ``initialize`` (scikeras' build without training) or directly
+Networks are built with ``initialize`` (the estimator's build without training) or directly
 with ``build_network``, so no test here trains.
 """
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from skposter.models import KerasPosterClassifier
-from skposter.models._architectures import NetworkSpec, build_network, unfreeze_top
+from skposter.models._architectures import NetworkSpec, build_network
+from skposter.models._fine_tuning import unfreeze_top
 
 
 def built(posters, **params):

@@ -27,7 +27,7 @@ from skposter.models import (
     FocalLoss, GenreBinaryCrossentropy, KerasPosterClassifier, SoftF1Loss,
     balanced_genre_weights,
 )
-from skposter.models import _classifier
+from skposter.models import _classifier, _training
 from skposter.preprocessing import Resizer
 
 
@@ -176,13 +176,13 @@ def frozen_builder(input_shape, n_outputs, activation):
 
 def test_validation_split_of_training_rows_drives_early_stopping(posters, tiny, monkeypatch):
     seen = {}
-    original = _classifier.evaluation_dataset
+    original = _training.evaluation_dataset
 
     def spy(stream, indices, *args):
         seen["validation"] = np.asarray(indices)
         return original(stream, indices, *args)
 
-    monkeypatch.setattr(_classifier, "evaluation_dataset", spy)
+    monkeypatch.setattr(_training, "evaluation_dataset", spy)
     model = KerasPosterClassifier(**{**tiny, "architecture": frozen_builder, "epochs": 20,
                                      "validation_split": 0.25, "learning_rate": 1e-30},
                                   patience=2)
@@ -233,13 +233,13 @@ def test_meaningless_combinations_are_refused(posters, params, message):
 
 def test_balanced_class_labels_become_sample_weights(posters, tiny, monkeypatch):
     seen = {}
-    original = _classifier.training_dataset
+    original = _training.training_dataset
 
     def spy(stream, indices, targets, sample_weight, **kwargs):
         seen["weights"] = sample_weight
         return original(stream, indices, targets, sample_weight, **kwargs)
 
-    monkeypatch.setattr(_classifier, "training_dataset", spy)
+    monkeypatch.setattr(_training, "training_dataset", spy)
     labels = np.array([0] * 36 + [1] * 12)
     KerasPosterClassifier(**tiny, class_weight="balanced").fit(posters.images, labels)
     np.testing.assert_allclose(np.unique(seen["weights"]), [48 / (2 * 36), 48 / (2 * 12)],
