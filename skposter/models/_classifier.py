@@ -35,11 +35,10 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
     """A convolutional network trained on posters, with the scikit-learn classifier API.
 
     A scikit-learn classifier (multi-label, with the tags that say so), so it works in
-    ``Pipeline``, ``GridSearchCV``,
-    ``cross_val_score``, ``StackingClassifier``, ``VotingClassifier(voting="soft")`` and
-    ``CalibratedClassifierCV``. Posters stream through ``tf.data``
-    (:class:`~skposter.io.PosterStream`): paths are decoded and resized in parallel
-    with training, so the collection never has to fit in memory.
+    ``Pipeline``, ``GridSearchCV``, ``cross_val_score``, ``StackingClassifier``,
+    ``VotingClassifier(voting="soft")`` and ``CalibratedClassifierCV``. Posters stream
+    through ``tf.data`` (:class:`~skposter.io.PosterStream`): paths are decoded and
+    resized in parallel with training, so the collection never has to fit in memory.
 
     Targets are a 0/1 genre matrix (one sigmoid per genre) or 1-D class labels (one
     softmax). Training holds back ``validation_split`` of the *training* data to stop
@@ -179,6 +178,12 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
     :mod:`~skposter.models._callbacks` builds the Keras callbacks (early stopping,
     learning-rate reduction, failing on an unreadable poster),
     :mod:`~skposter.models._fine_tuning` the phases and which backbone layers train.
+
+    Early stopping and learning-rate reduction are Keras callbacks. Fine-tuning is a
+    second phase (a second ``Model.fit``), not a callback inside one fit: the head's
+    early stopping must restore its best epoch before the backbone opens, the new
+    trainable flags only take effect on a recompiled network, and each phase has
+    its own stopping and learning-rate state.
 
     Examples
     --------

@@ -117,7 +117,8 @@ def class_sample_weight(class_weight, encoder, y, sample_weight):
 def make_optimizer(name, learning_rate):
     """A new Keras optimizer by name, at ``learning_rate``."""
     try:
-        return keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
+        return keras.optimizers.get(
+            {"class_name": name, "config": {"learning_rate": learning_rate}})
     except ValueError:
         raise ValueError(f"optimizer={name!r} is not a Keras optimizer name "
                          "(e.g. 'adam', 'adamw', 'sgd', 'rmsprop').") from None
