@@ -54,8 +54,8 @@ def check_genre_target(y, *, names=None, classes=None, estimator=None, stackleve
     ------
     ValueError
         When ``y`` is None, has no samples, is neither 1-D nor 2-D, holds 1-D
-        values that are not class labels, or has genre columns holding values other
-        than 0 and 1 (named, at most ten).
+        values that are not class labels (or labels outside ``classes``), or has
+        genre columns holding values other than 0 and 1 (named, at most ten).
     """
     if y is None:
         who = estimator if isinstance(estimator, str) else (
@@ -80,6 +80,10 @@ def check_genre_target(y, *, names=None, classes=None, estimator=None, stackleve
         if target_type not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: {target_type}. A 1-D y must hold class "
                              "labels; genres go in a 0/1 matrix.")
+        if classes is not None:
+            unknown = np.setdiff1d(array, classes)
+            if unknown.size:
+                raise ValueError(f"y holds labels not in classes: {unknown[:10].tolist()}.")
         binarizer = LabelBinarizer().fit(array if classes is None else classes)
         return Bunch(y=y, Y=binarizer.transform(array), classes=binarizer.classes_,
                      binarizer=binarizer, multilabel=False)

@@ -37,14 +37,19 @@ class GenreStackingClassifier(ClassifierMixin, TransformerMixin, _BaseHeterogene
     numbers, keywords) and predicts one probability per genre. Their out-of-fold
     probabilities train ``final_estimator``; the bases are then refitted on all the
     data. scikit-learn's ``StackingClassifier`` refuses a genre matrix; this class
-    takes one (and a 1-D target of class labels too).
+    takes one (and a 1-D target of class labels too). As there, :meth:`transform`
+    gives the meta features (every base's probability of every genre, named
+    ``<base>__<genre>`` by :meth:`get_feature_names_out`), and ``estimators``,
+    ``named_estimators``, nested parameters and ``"drop"`` work as in scikit-learn's
+    ensembles (this class builds on their ``_BaseHeterogeneousEnsemble``).
 
     Parameters
     ----------
     estimators : list of (str, estimator)
-        Base estimators with ``predict_proba`` returning ``(n_samples, n_genres)``
-        (or scikit-learn's list of one ``(n_samples, 2)`` array per genre). One can
-        be set to ``"drop"`` through ``set_params``, e.g. in a grid search.
+        Base classifiers with ``predict_proba`` returning ``(n_samples, n_genres)``
+        (``ClassifierChain`` too), or scikit-learn's list of one ``(n_samples, 2)``
+        array per genre (forests, ``MultiOutputClassifier``). One can be set to
+        ``"drop"`` through ``set_params``, e.g. in a grid search.
     final_estimator : classifier, default=None
         Meta-model, fitted on the stacked probabilities: a clone per genre on that
         genre's 0/1 column (``meta_features="genre"``: any binary classifier), or
@@ -70,7 +75,8 @@ class GenreStackingClassifier(ClassifierMixin, TransformerMixin, _BaseHeterogene
         Folds giving the out-of-fold probabilities (of the bases, then of the
         meta-models for the thresholds); an int means shuffled multi-label
         stratified folds (``StratifiedKFold`` for a 1-D target). The folds must
-        partition the samples.
+        partition the samples. A splitter such as ``GroupKFold`` gets the ``groups``
+        given to :meth:`fit`.
     passthrough : bool, default=False
         Also give ``final_estimator`` the original features. ``X`` must then be
         numeric and finite: a DataFrame with other columns (paths, categories,

@@ -7,9 +7,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils import Bunch
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import metadata_routing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter, MethodMapping, _routing_enabled, process_routing,
 )
@@ -71,7 +70,8 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
     min_support : int, default=5
         Fewest positives and negatives a genre needs for its own model.
     n_jobs : int, default=None
-        Genres fitted in parallel (joblib); ``None`` means 1.
+        Genres fitted in parallel (``sklearn.utils.parallel``: the scikit-learn
+        configuration, e.g. ``set_output``, reaches the workers); ``None`` means 1.
 
     Attributes
     ----------

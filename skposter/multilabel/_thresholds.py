@@ -72,7 +72,8 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         best single threshold of the other genres instead, never below their
         training frequency, with one warning naming them.
     n_jobs : int, default=None
-        Inner folds fitted in parallel (joblib); ``None`` means 1.
+        Inner folds fitted in parallel (``sklearn.utils.parallel``: the scikit-learn
+        configuration reaches the workers); ``None`` means 1.
     random_state : int, RandomState instance or None, default=None
         Shuffling of the inner folds when ``cv`` is an int.
 

@@ -206,8 +206,8 @@ def test_classifier_chain_as_base_and_meta_model(problem):
     meta_chain = GenreStackingClassifier([("linear", _logistic())], ClassifierChain(_fast()),
                                          meta_features="all", cv=3, random_state=0).fit(X, Y)
     proba = meta_chain.predict_proba(X)
-    np.testing.assert_allclose(proba,
-                               meta_chain.final_estimators_[0].predict_proba(meta_chain.transform(X)))
+    meta_model = meta_chain.final_estimators_[0]
+    np.testing.assert_allclose(proba, meta_model.predict_proba(meta_chain.transform(X)))
     np.testing.assert_array_equal(meta_chain.predict(X), proba >= meta_chain.thresholds_)
     assert MACRO_AP(meta_chain, X, Y) > 0.7
 

@@ -48,6 +48,11 @@ def test_gate_reads_genre_matrices_and_class_labels():
     assert labels.Y.shape == (4, 3)
     binary = check_genre_target([0, 1, 1], classes=[0, 1])
     assert binary.Y.shape == (3, 1) and list(binary.binarizer.classes_) == [0, 1]
+    # Classes the target may lack (a part of the data), never labels outside them.
+    missing = check_genre_target(["a", "a"], classes=["a", "b", "c"])
+    assert list(missing.classes) == ["a", "b", "c"] and missing.Y.tolist() == [[1, 0, 0]] * 2
+    with pytest.raises(ValueError, match=r"labels not in classes: \['d'\]"):
+        check_genre_target(["a", "d"], classes=["a", "b"])
 
 
 def test_gate_reads_a_column_of_labels_once_with_one_warning():
