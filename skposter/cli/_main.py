@@ -6,6 +6,7 @@ import warnings
 
 from ._demo import add_demo_parser
 from ._evaluate import add_evaluate_parser
+from ._extract import add_extract_parser
 from ._predict import add_predict_parser
 from ._train import add_train_parser
 
@@ -22,6 +23,7 @@ def build_parser():
     add_train_parser(commands)
     add_predict_parser(commands)
     add_evaluate_parser(commands)
+    add_extract_parser(commands)
     return parser
 
 
