@@ -7,15 +7,12 @@ in memory, and arrays are resized by the same rule.
 """
 
 import math
-import warnings
 
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.exceptions import DataConversionWarning
-from sklearn.utils.multiclass import type_of_target
 
+from .._utils._targets import check_genre_target
 from ..io._stream import PosterStream
 from ._losses import balanced_genre_weights
 
@@ -117,24 +114,16 @@ class TargetEncoder(TransformerMixin, BaseEstimator):
         self.classes = classes
 
     def fit(self, y):
-        y = as_target_array(y)
-        if y.ndim == 1:
-            target_type = type_of_target(y, input_name="y")
-            if target_type not in ("binary", "multiclass"):
-                raise ValueError(f"Unknown label type: {target_type}. A 1-D y must hold class "
-                                 "labels; genres go in a 0/1 matrix.")
-            self.multilabel_ = False
-            self.classes_ = np.unique(y if self.classes is None else self.classes)
+        target = check_genre_target(y, names=self.genre_names, classes=self.classes)
+        self.multilabel_ = target.multilabel
+        self.classes_ = target.classes
+        if not target.multilabel:
             if len(self.classes_) < 2:
                 raise ValueError(f"y holds one class only ({self.classes_}); a classifier "
                                  "needs two or more (one genre is a 0/1 column matrix).")
             self.positive_weights_ = self.negative_weights_ = None
             return self
-        names = self.genre_names
-        _check_genre_matrix(y, names)
-        self.multilabel_ = True
-        self.classes_ = np.asarray(names, dtype=object) if names else np.arange(y.shape[1])
-        self.positive_weights_, self.negative_weights_ = balanced_genre_weights(y)
+        self.positive_weights_, self.negative_weights_ = balanced_genre_weights(target.Y)
         return self
 
     def transform(self, y):
@@ -144,7 +133,6 @@ class TargetEncoder(TransformerMixin, BaseEstimator):
             if y.ndim != 2 or y.shape[1] != len(self.classes_):
                 raise ValueError(f"y must have {len(self.classes_)} genre columns as in fit, "
                                  f"got shape {y.shape}.")
-            _check_genre_matrix(y, None)
             return y.astype(np.float32)
         if y.ndim != 1:
             raise ValueError(f"y was 1-D class labels in fit, got shape {y.shape}.")
@@ -170,23 +158,11 @@ class TargetEncoder(TransformerMixin, BaseEstimator):
 
 
 def as_target_array(y):
-    """A target as a numpy array: class labels (1-D) or a genre matrix (2-D)."""
-    y = y.to_numpy() if isinstance(y, (pd.DataFrame, pd.Series)) else np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1 and not np.isin(y, (0, 1)).all():
-        warnings.warn("A column-vector y was passed when a 1d array was expected; it is read "
-                      "as class labels.", DataConversionWarning, stacklevel=4)
-        y = y.ravel()
-    if y.ndim not in (1, 2) or y.size == 0:
-        raise ValueError(f"y must be class labels (1-D) or a (n_samples, n_genres) 0/1 "
-                         f"matrix, got shape {y.shape}.")
-    if y.dtype.kind in "fc" and not np.isfinite(y).all():
-        raise ValueError("y holds NaN or infinite values.")
-    return y
+    """A target as a numpy array: class labels (1-D) or a 0/1 genre matrix (2-D).
 
-
-def _check_genre_matrix(y, names):
-    if pd.isna(y).any() or not np.isin(y, (0, 1)).all():
-        bad = [str(name) for name, column in zip(names or range(y.shape[1]), y.T)
-               if pd.isna(column).any() or not np.isin(column, (0, 1)).all()]
-        raise ValueError(f"genre columns {bad[:10]} hold values other than 0 and 1; a 2-D y "
-                         "must be a 0/1 genre matrix.")
+    Validated by the one target gate, :func:`skposter._utils._targets.check_genre_target`,
+    which every genre estimator uses: the same targets are refused with the same
+    messages, and a column vector of class labels is raveled with the same warning.
+    """
+    # The column-vector warning points where it did before the gate: the fit plumbing.
+    return np.asarray(check_genre_target(y, stacklevel=4).y)
