@@ -3,8 +3,8 @@
 Every public class and function of the subpackages is also available here. The cheap
 ones are imported with the package; the rest (among them :class:`CNNFeatureExtractor`
 and :class:`KerasPosterClassifier`) are imported on first access through a module
-``__getattr__`` (PEP 562), so ``import skposter`` does not load TensorFlow:
-``from skposter import KerasPosterClassifier`` does, when it runs.
+``__getattr__`` (PEP 562), so ``import skposter`` loads neither TensorFlow nor Dask:
+``from skposter import KerasPosterClassifier`` loads TensorFlow, when it runs.
 """
 
 import importlib
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 # Constants (BACKBONES, GENRE_SCORERS, ...) stay in their subpackage.
 # tests/test_init.py checks this table against each subpackage's ``__all__``.
 _LAZY = {
+    "distributed": ("extract_features", "fill_cache", "local_cluster"),
     "features": ("Backbone", "CNNFeatureExtractor", "DevicePlan", "get_backbone",
                  "plan_devices"),
     "io": ("PosterStream", "prepare_poster"),
@@ -36,10 +37,11 @@ _LAZY = {
 _LAZY_ORIGIN = {name: package for package, names in _LAZY.items() for name in names}
 
 # Subpackages reachable as attributes (``skposter.models``) without an import statement.
-_SUBPACKAGES = ("cli", "datasets", "ensemble", "exceptions", "features", "io", "metrics",
-                "models", "multilabel", "preprocessing")
+_SUBPACKAGES = ("cli", "datasets", "distributed", "ensemble", "exceptions", "features", "io",
+                "metrics", "models", "multilabel", "preprocessing")
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never run
+    from .distributed import extract_features, fill_cache, local_cluster
     from .features import Backbone, CNNFeatureExtractor, DevicePlan, get_backbone, plan_devices
     from .io import PosterStream, prepare_poster
     from .metrics import (

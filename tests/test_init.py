@@ -6,6 +6,7 @@ Python in a subprocess.
 
 import importlib
 import inspect
+import pkgutil
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,11 @@ import pytest
 
 import skposter
 
-HEAVY = ("tensorflow", "keras", "scikeras")
+HEAVY = ("tensorflow", "keras", "scikeras", "dask", "distributed")
+
+# Every public subpackage but the command line, whose ``main`` is not library API.
+SUBPACKAGES = sorted(info.name for info in pkgutil.iter_modules(skposter.__path__)
+                     if info.ispkg and not info.name.startswith("_") and info.name != "cli")
 
 
 def run_python(code):
@@ -88,8 +93,7 @@ def test_every_name_in_all_resolves():
 def test_all_holds_every_public_class_and_function_of_the_subpackages():
     """Adding a class or function to a subpackage's ``__all__`` exports it here too."""
     missing = {}
-    for package in ("datasets", "ensemble", "features", "io", "metrics", "models",
-                    "multilabel", "preprocessing"):
+    for package in SUBPACKAGES:
         module = importlib.import_module(f"skposter.{package}")
         for name in module.__all__:
             value = getattr(module, name)
@@ -114,5 +118,8 @@ def test_save_and_load_stay_at_the_top():
 
 
 def test_subpackages_are_attributes():
+    for package in SUBPACKAGES:
+        assert package in dir(skposter)
+        assert getattr(skposter, package) is importlib.import_module(f"skposter.{package}")
     assert skposter.models.KerasPosterClassifier is skposter.KerasPosterClassifier
     assert skposter.features.CNNFeatureExtractor is skposter.CNNFeatureExtractor
