@@ -152,3 +152,22 @@ def test_two_calls_give_two_graphs(paths, extractor, local_features):
     both = da.concatenate([first, second]).compute()
     np.testing.assert_allclose(both, local_features, rtol=1e-5, atol=1e-6)
     assert os.path.basename(paths[0])  # paths stay strings
+
+
+def test_threads_racing_to_the_first_partition_build_the_backbone_once(
+        paths, weights_file, small, monkeypatch):
+    builds = []
+    original = _extractor._Runtime.__init__
+
+    def counting_init(self, *args, **kwargs):
+        builds.append(1)
+        original(self, *args, **kwargs)
+
+    extractor = CNNFeatureExtractor(weights=weights_file, pooling="max", input_size=33,
+                                    backbone=small["backbone"]).fit()
+    # As on a fresh worker: fitted elsewhere, nothing built in this process yet.
+    _extractor._load_runtime.cache_clear()
+    monkeypatch.setattr(_extractor._Runtime, "__init__", counting_init)
+    features = extract_features(paths, extractor, partition_size=3)
+    features.compute(scheduler="threads", num_workers=4)
+    assert len(builds) == 1
