@@ -44,7 +44,8 @@ def extract_features(paths, extractor, client=None, partition_size=None, column=
     ----------
     paths : sequence of path-like, pandas Series/DataFrame, or Dask array, bag, Series or DataFrame
         Poster files, readable at the same paths on every worker. A DataFrame must
-        have one column or name it with ``column``.
+        have one column or name it with ``column``. Unknown partition lengths (a
+        Dask frame or bag) are computed first, in one pass over the paths.
     extractor : transformer
         Turns a list of paths into a 2-D array, e.g.
         :class:`~skposter.features.CNNFeatureExtractor` or
@@ -180,10 +181,25 @@ def _fitted_extractor(extractor, path_array, client):
     """
     if len(path_array) == 0:
         raise ValueError("no poster paths to extract features from.")
+    known = _known_output(extractor)
+    if known is not None:
+        return (extractor, *known)
     sample = [os.fspath(p) for p in np.asarray(path_array[:1].compute(), dtype=object)]
     if client is None:
         return _fit_and_probe(extractor, sample)
     return client.submit(_fit_and_probe, extractor, sample, pure=False).result()
+
+
+def _known_output(extractor):
+    """(n_features, dtype) of a fitted CNN extractor, known without running it; else None."""
+    if not _is_cnn_extractor(extractor):
+        return None
+    try:
+        check_is_fitted(extractor, "n_features_out_")
+    except NotFittedError:
+        return None
+    # float32 by the extractor's contract.
+    return int(extractor.n_features_out_), np.dtype(np.float32)
 
 
 def _fit_and_probe(extractor, sample):
@@ -192,10 +208,9 @@ def _fit_and_probe(extractor, sample):
     except NotFittedError:
         from sklearn.base import clone
         extractor = clone(extractor).fit(sample)
-    n_features = getattr(extractor, "n_features_out_", None)
-    if n_features is not None and _is_cnn_extractor(extractor):
-        # Known without running the network: float32 by contract.
-        return extractor, int(n_features), np.dtype(np.float32)
+    known = _known_output(extractor)
+    if known is not None:
+        return (extractor, *known)
     probe = np.asarray(extractor.transform(sample))
     if probe.ndim != 2 or probe.shape[0] != len(sample):
         raise ValueError(f"the extractor must return one row of features per poster; it "
