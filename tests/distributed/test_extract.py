@@ -116,14 +116,18 @@ def test_fill_cache_stores_features_a_later_fit_reads_without_the_network(
     np.testing.assert_allclose(again, local_features, rtol=1e-5, atol=1e-6)
 
 
-def test_parallel_post_fit_on_a_dask_frame(paths, extractor, local_features):
+@pytest.mark.parametrize("kind", ["cnn", "colour"])
+def test_parallel_post_fit_on_a_dask_frame(kind, paths, extractor, local_features):
     """dask-ml's own wrapper works on a frame of paths given the output's meta.
 
     (It cannot give an array of paths correct chunks: its map_blocks keeps the input's
     shape, which is why extract_features exists.)
     """
     wrappers = pytest.importorskip("dask_ml.wrappers")
-    meta = np.empty((0, extractor.n_features_out_), dtype=np.float32)
+    if kind == "colour":
+        extractor = make_pipeline(PosterLoader(), RGBStatsExtractor()).fit(paths)
+        local_features = extractor.transform(paths)
+    meta = np.empty((0, local_features.shape[1]), dtype=local_features.dtype)
     frame = dd.from_pandas(pd.DataFrame({"poster": paths}), npartitions=3)
     features = wrappers.ParallelPostFit(extractor, transform_meta=meta).transform(frame)
     np.testing.assert_allclose(features.compute(), local_features, rtol=1e-5, atol=1e-6)
