@@ -191,6 +191,23 @@ def test_a_worker_killed_mid_partition_loses_only_its_unfinished_batch(
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it, for the next tests
 
 
+def test_a_worker_killed_from_outside_during_extraction_is_replaced(
+        client, paths, weights_file, small, local_features):
+    extractor = CNNFeatureExtractor(weights=weights_file, **small).fit()
+    copies = 6  # 72 tasks of 2 posters: the kill lands while most are still to run
+    features = extract_features(paths * copies, extractor, partition_size=2).persist()
+    futures = distributed.futures_of(features)
+    distributed.wait(futures, return_when="FIRST_COMPLETED")
+    pids = client.run(os.getpid)
+    busy = [worker for worker, keys in client.processing().items() if keys]
+    assert busy and sum(f.done() for f in futures) < len(futures)
+    os.kill(pids[busy[0]], signal.SIGKILL)
+    computed = features.compute()
+    np.testing.assert_allclose(computed, np.vstack([local_features] * copies), **TOLERANCE)
+    client.wait_for_workers(2, timeout=60)
+    assert pids[busy[0]] not in set(client.run(os.getpid).values())  # it was replaced
+
+
 # --- search and stacking ------------------------------------------------------------
 
 
