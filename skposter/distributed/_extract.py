@@ -160,7 +160,10 @@ def _transform_block(block, extractor, n_features, dtype):
 
 
 def _setting_token(extractor):
-    return joblib.hash((type(extractor).__qualname__, extractor.get_params(deep=True)))
+    try:
+        return joblib.hash((type(extractor).__qualname__, extractor.get_params(deep=True)))
+    except Exception:  # parameters that cannot be hashed: the first call of each object
+        return ("object", id(extractor))
 
 
 def _resolve_client(client):
