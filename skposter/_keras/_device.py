@@ -41,6 +41,14 @@ class DevicePlan:
             return tf.distribute.MirroredStrategy(devices=list(self.devices))
         return tf.distribute.OneDeviceStrategy(self.devices[0])
 
+    def placement(self):
+        """Context placing ops on the plan's device (several: the strategy's own)."""
+        import tensorflow as tf
+
+        if len(self.devices) == 1:
+            return tf.device(self.devices[0])
+        return contextlib.nullcontext()
+
     @contextlib.contextmanager
     def building(self, strategy):
         """Context in which to build the model: ``strategy``'s scope and the dtype policy.

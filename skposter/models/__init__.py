@@ -1,14 +1,25 @@
-"""Networks trained on posters: :class:`KerasPosterClassifier`, its architectures and losses."""
+"""Networks trained on posters: :class:`KerasPosterClassifier`, its architectures and losses.
 
-from ._architectures import ARCHITECTURES
+The losses subclass Keras classes, so they load (with TensorFlow) on first access;
+importing the classifier alone loads neither.
+"""
+
+import importlib
+
 from ._classifier import KerasPosterClassifier
-from ._losses import FocalLoss, GenreBinaryCrossentropy, SoftF1Loss, balanced_genre_weights
+from ._specs import ARCHITECTURES
 
-__all__ = [
-    "ARCHITECTURES",
-    "FocalLoss",
-    "GenreBinaryCrossentropy",
-    "KerasPosterClassifier",
-    "SoftF1Loss",
-    "balanced_genre_weights",
-]
+_LAZY = {name: "._losses" for name in
+         ("FocalLoss", "GenreBinaryCrossentropy", "SoftF1Loss", "balanced_genre_weights")}
+
+__all__ = ["ARCHITECTURES", "KerasPosterClassifier", *sorted(_LAZY)]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -33,7 +33,6 @@ from sklearn.utils.validation import _check_sample_weight
 from .._keras._device import plan_for_this_machine
 from ..io._sources import report_unreadable
 from ..io._stream import PosterStream
-from ._training import on_device
 
 
 class KerasPosterBase(BaseEstimator):
@@ -102,7 +101,7 @@ class KerasPosterBase(BaseEstimator):
         posters, _ = self._validate_data(X)
         stream = PosterStream(posters.sources, self.input_size_, batch_size=self.batch_size,
                               mode=self.resize_mode)
-        with on_device(self.device_plan_):
+        with self.device_plan_.placement():
             proba = self.model_.predict(stream.dataset(), verbose=0)
         report_unreadable(stream.failures, self.on_error, paths=posters.paths,
                           outcome="were replaced by blank posters", stacklevel=2)

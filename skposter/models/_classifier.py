@@ -3,10 +3,8 @@
 import numbers
 import os
 
-import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags
@@ -17,17 +15,11 @@ from .._keras._device import plan_devices
 from .._utils._images import check_size
 from ..io._sources import poster_sources, report_unreadable
 from ..io._stream import PosterStream
-from ._architectures import ARCHITECTURES, DEFAULTS, NetworkSpec, build_network
 from ._base import KerasPosterBase
-from ._callbacks import fit_callbacks
-from ._data import TargetEncoder, as_target_array, sized_in_memory
-from ._fine_tuning import open_backbone_top, training_phases
-from ._losses import make_loss
-from ._training import (
-    FitData, class_sample_weight, draw_seed, make_optimizer, on_device, python_seed,
-    split_rows, train_epochs,
-)
+from ._specs import ARCHITECTURES, DEFAULTS, NetworkSpec
 
+# Keras and TensorFlow load on first use (fit, predict, unpickling), inside the methods
+# below, so that importing the classifier, or ``from skposter import *``, stays light.
 _LOSSES = {"auto", "binary_crossentropy", "categorical_crossentropy", "focal", "soft_f1"}
 
 
@@ -215,7 +207,7 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         "flip": ["boolean"],
         "shift": [Interval(numbers.Real, 0, 1, closed="left")],
         "zoom": [Interval(numbers.Real, 0, 1, closed="left")],
-        "loss": [StrOptions(_LOSSES), keras.losses.Loss],
+        "loss": [StrOptions(_LOSSES), callable],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "optimizer": [str],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -380,6 +372,9 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
     # --- the base's hooks --------------------------------------------------------
 
     def _initialize(self, X, y=None, classes=None):
+        from ._data import TargetEncoder
+        from ._training import draw_seed
+
         self._seed = draw_seed(self.random_state)
         names = list(y.columns) if isinstance(y, pd.DataFrame) else None
         X, y = self._validate_data(X, y, reset=True)
@@ -404,16 +399,23 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
                 elif hasattr(self, "feature_names_in_"):
                     del self.feature_names_in_
         if y is not None:
+            from ._data import as_target_array
+
             y = as_target_array(y)
         if X is not None and y is not None:
             check_consistent_length(X.sources, y)
         return X, y
 
     def _build_keras_model(self, pretrained=True):
+        import tensorflow as tf
+
+        from ._architectures import build_network
+        from ._training import python_seed
+
         plan = self.device_plan_
         # One device needs no distribution strategy, whose per-epoch set-up is slow.
         strategy = plan.strategy() if len(plan.devices) > 1 else tf.distribute.get_strategy()
-        with python_seed(self._seed), on_device(plan), plan.building(strategy):
+        with python_seed(self._seed), plan.placement(), plan.building(strategy):
             model = build_network(self._network_spec(), pretrained=pretrained)
             self._compile(model, self.learning_rate)
         return model
@@ -426,6 +428,10 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch,
                          incremental=False):
+        from ._data import sized_in_memory
+        from ._fine_tuning import training_phases
+        from ._training import FitData, class_sample_weight, split_rows
+
         sources = sized_in_memory(X, self.input_size_, mode=self.resize_mode,
                                   batch_size=self.batch_size)
         sample_weight = class_sample_weight(self.class_weight, self.target_encoder_, y,
@@ -437,7 +443,7 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         data = FitData(stream, X.paths, y, sample_weight, train, validation)
         if not (warm_start and initial_epoch):
             self.history_, self.fine_tune_start_ = {}, None
-        with on_device(self.device_plan_):
+        with self.device_plan_.placement():
             for phase in training_phases(self, epochs, incremental=incremental):
                 initial_epoch = self._run_phase(phase, data, initial_epoch)
         report_unreadable(stream.failures, self.on_error, paths=X.paths,
@@ -447,6 +453,10 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
 
     def _run_phase(self, phase, data, initial_epoch):
         """Train one phase from ``initial_epoch``; return the epoch reached."""
+        from ._callbacks import fit_callbacks
+        from ._fine_tuning import open_backbone_top
+        from ._training import train_epochs
+
         if phase.backbone_top is not None:
             changed = open_backbone_top(self.model_, phase.backbone_top)
             if changed or phase.fresh_optimizer:
@@ -465,6 +475,9 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         return initial_epoch + len(history.get("loss", []))
 
     def _compile(self, model, learning_rate):
+        from ._losses import make_loss
+        from ._training import make_optimizer
+
         model.compile(optimizer=make_optimizer(self.optimizer, learning_rate),
                       loss=make_loss(self.loss, self.target_encoder_, self.class_weight))
 

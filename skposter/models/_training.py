@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 
@@ -122,12 +121,6 @@ def make_optimizer(name, learning_rate):
     except ValueError:
         raise ValueError(f"optimizer={name!r} is not a Keras optimizer name "
                          "(e.g. 'adam', 'adamw', 'sgd', 'rmsprop').") from None
-
-
-def on_device(plan):
-    """Context placing a network on ``plan``'s device (several: the strategy's own)."""
-    devices = plan.devices
-    return tf.device(devices[0]) if len(devices) == 1 else contextlib.nullcontext()
 
 
 def draw_seed(random_state):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from skposter.models import KerasPosterClassifier
-from skposter.models._architectures import NetworkSpec, build_network
+from skposter.models._architectures import build_network
+from skposter.models._specs import NetworkSpec
 from skposter.models._fine_tuning import unfreeze_top
 
 
