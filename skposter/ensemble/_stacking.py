@@ -284,7 +284,7 @@ class GenreStackingClassifier(ClassifierMixin, TransformerMixin, _BaseHeterogene
                                 grid=_GRID)
         self.thresholds_, self.cv_thresholds_ = tuned.thresholds, tuned.cv_thresholds
         self.floors_ = tuned.floors
-        self.fallback_genres_ = list(np.asarray(self.classes_)[tuned.fallback])
+        self.fallback_genres_ = np.asarray(self.classes_)[tuned.fallback].tolist()
         if self.fallback_genres_:
             warnings.warn(
                 f"genres {self.fallback_genres_} have too few positives or negatives to "

@@ -266,7 +266,7 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         self.thresholds_, self.scores_ = tuned.thresholds, tuned.scores
         self.cv_thresholds_, self.floors_ = tuned.cv_thresholds, tuned.floors
         names = self.classes_[len(self.classes_) - Y.shape[1]:]
-        self.fallback_genres_ = list(np.asarray(names)[tuned.fallback])
+        self.fallback_genres_ = np.asarray(names)[tuned.fallback].tolist()
         if self.fallback_genres_:
             warnings.warn(
                 f"genres {self.fallback_genres_} have fewer than min_support="
