@@ -170,6 +170,9 @@ def run(data_dir, n_jobs):
         "Lite0 + LogisticRegression, tuned macro-F1": tuned(poster_lr(n_jobs), "macro_f1"),
         "Lite0 + LogisticRegression, one threshold for micro-F1": tuned(
             poster_lr(n_jobs), "micro_f1", "global"),
+        "Lite0 + LogisticRegression, tuned samples-F1": tuned(poster_lr(n_jobs), "samples_f1"),
+        "Lite0 + LogisticRegression, one threshold for samples-F1": tuned(
+            poster_lr(n_jobs), "samples_f1", "global"),
         "Lite0 + unweighted LogisticRegression, threshold 0.5": poster_lr(n_jobs, None),
         "Lite0 + unweighted LogisticRegression, tuned micro-F1": tuned(poster_lr(n_jobs, None)),
         "Lite0 + unweighted LogisticRegression, tuned macro-F1": tuned(
