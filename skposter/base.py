@@ -5,7 +5,26 @@ from sklearn.base import TransformerMixin
 from sklearn.utils import get_tags
 
 
-class ImageTransformerMixin(TransformerMixin, auto_wrap_output_keys=None):
+#: Where the documentation site is published; every estimator's HTML repr links there.
+DOCS_URL = "https://skposter.readthedocs.io/en/latest"
+
+
+class DocLinkMixin:
+    """Link an estimator's HTML repr (the "?" in Jupyter) to its skposter API page.
+
+    scikit-learn links only estimators of its own module; this gives skposter's
+    estimators the same link, to the anchor mkdocstrings gives the class on the page
+    of its subpackage. Put it before ``BaseEstimator`` in the bases.
+    """
+
+    _doc_link_module = "skposter"
+    _doc_link_template = DOCS_URL + "/api/{subpackage}/#skposter.{subpackage}.{name}"
+
+    def _doc_link_url_param_generator(self):
+        return {"subpackage": type(self).__module__.split(".")[1], "name": type(self).__name__}
+
+
+class ImageTransformerMixin(DocLinkMixin, TransformerMixin, auto_wrap_output_keys=None):
     """Mixin for transformers whose output is images, not a table.
 
     Images cannot become a DataFrame, so :meth:`set_output` accepts the call that
@@ -43,7 +62,7 @@ class ImageTransformerMixin(TransformerMixin, auto_wrap_output_keys=None):
         return tags
 
 
-class GenreMetaClassifierMixin:
+class GenreMetaClassifierMixin(DocLinkMixin):
     """Tags of a classifier over genres that wraps one base estimator.
 
     It takes what its base takes (``_base()``) and predicts a genre matrix as well as

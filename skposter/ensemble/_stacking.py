@@ -19,6 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from .._utils._targets import check_genre_target
+from ..base import DocLinkMixin
 from ..multilabel import PerGenreClassifier
 from ..multilabel._tuning import (
     SCORINGS, decide, genre_folds, genre_proba, out_of_fold_proba, positive_proba,
@@ -29,7 +30,8 @@ from ..multilabel._tuning import (
 _GRID = np.linspace(0, 1, 101)
 
 
-class GenreStackingClassifier(ClassifierMixin, TransformerMixin, _BaseHeterogeneousEnsemble):
+class GenreStackingClassifier(DocLinkMixin, ClassifierMixin, TransformerMixin,
+                              _BaseHeterogeneousEnsemble):
     """Stack multi-label genre models with a meta-model fitted out of fold.
 
     Every base estimator gets the same ``X`` (typically a DataFrame, each base a

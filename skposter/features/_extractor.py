@@ -11,21 +11,22 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._keras._backbones import BACKBONES, get_backbone
+from .._keras._device import plan_devices, plan_for_this_machine
 from .._utils._images import check_size
+from ..base import DocLinkMixin
 from ..io._decode import DEFAULT_MAX_PIXELS
 from ..io._sources import poster_sources, report_unreadable
 from ..io._stream import PosterStream
 from ..io._threads import map_in_threads
-from .._keras._backbones import BACKBONES, get_backbone
 from ._cache import FeatureCache, content_key, resolve_cache_dir
-from .._keras._device import plan_devices, plan_for_this_machine
 
 #: Bumped whenever a change alters the features of unchanged settings, so old cache
 #: entries are not reused.
 FEATURE_VERSION = 1
 
 
-class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
+class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
     """Pooled features of a pretrained CNN for each poster.
 
     Posters given as paths are streamed (parallel decoding and resizing, batching and

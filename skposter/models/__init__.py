@@ -12,7 +12,8 @@ from ._specs import ARCHITECTURES
 _LAZY = {name: "._losses" for name in
          ("FocalLoss", "GenreBinaryCrossentropy", "SoftF1Loss", "balanced_genre_weights")}
 
-__all__ = ["ARCHITECTURES", "KerasPosterClassifier", *sorted(_LAZY)]
+__all__ = ["ARCHITECTURES", "FocalLoss", "GenreBinaryCrossentropy", "KerasPosterClassifier",
+           "SoftF1Loss", "balanced_genre_weights"]
 
 
 def __getattr__(name):

@@ -31,11 +31,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import _check_sample_weight
 
 from .._keras._device import plan_for_this_machine
+from ..base import DocLinkMixin
 from ..io._sources import report_unreadable
 from ..io._stream import PosterStream
 
 
-class KerasPosterBase(BaseEstimator):
+class KerasPosterBase(DocLinkMixin, BaseEstimator):
     """Fit, predict and pickle plumbing of a Keras network on posters (see the module).
 
     Subclasses define the parameters ``epochs``, ``warm_start``, ``batch_size``,

@@ -8,12 +8,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from .._utils._images import check_images
+from ..base import DocLinkMixin
 
 _CHANNELS = ("r", "g", "b")
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 weights
 
 
-class RGBStatsExtractor(TransformerMixin, BaseEstimator):
+class RGBStatsExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
     """Describe each image by its colour statistics.
 
     All values are on a 0-1 scale (pixels are divided by 255). Columns, in order:
