@@ -32,3 +32,20 @@ def poster_files(tmp_path, posters):
         Image.fromarray(image).save(path)
         paths.append(str(path))
     return paths
+
+
+@pytest.fixture
+def count_forward(monkeypatch):
+    """Posters that go through the feature extractor's network; call for the count so far."""
+    from skposter.features import _extractor
+
+    counted = []
+    original = _extractor._Runtime.run
+
+    def run(self, dataset):
+        for batch in original(self, dataset):
+            counted.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(_extractor._Runtime, "run", run)
+    return lambda: sum(counted)

@@ -70,7 +70,7 @@ from PIL import features as pil_features
 from skposter.cli import main
 from skposter.datasets import load_posters, make_posters, split_by_id
 from skposter.exceptions import ImageTooLargeError, PosterReadError, PosterReadWarning
-from skposter.features import CNNFeatureExtractor, _extractor
+from skposter.features import CNNFeatureExtractor
 from skposter.io import BLANK_VALUE, PosterLoader, decode_poster, scan_posters
 from skposter.multilabel import GenreThresholdClassifier, PerGenreClassifier
 from skposter.preprocessing import Resizer, RGBStatsExtractor, make_metadata_preprocessor
@@ -320,21 +320,6 @@ def weights_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "mobilenet32.weights.h5"
     CNNFeatureExtractor(weights=None, **CNN).fit()._runtime().model.save_weights(path)
     return path
-
-
-@pytest.fixture
-def count_forward(monkeypatch):
-    """Count the posters that go through the network."""
-    counted = []
-    original = _extractor._Runtime.run
-
-    def run(self, dataset):
-        for batch in original(self, dataset):
-            counted.append(len(batch))
-            yield batch
-
-    monkeypatch.setattr(_extractor._Runtime, "run", run)
-    return lambda: sum(counted)
 
 
 def assert_same_features(actual, expected):

@@ -20,7 +20,7 @@ import pytest
 
 from skposter.datasets import make_posters
 from skposter.features import CNNFeatureExtractor
-from skposter.features import _cache, _extractor
+from skposter.features import _cache
 from skposter.exceptions import FeatureCacheWarning
 from skposter.features._cache import FeatureCache, content_key
 
@@ -214,21 +214,6 @@ def weights_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "mobilenet32.weights.h5"
     extractor._runtime().model.save_weights(path)
     return path
-
-
-@pytest.fixture
-def count_forward(monkeypatch):
-    """Count the posters that go through the network."""
-    counted = []
-    original = _extractor._Runtime.run
-
-    def run(self, dataset):
-        for features in original(self, dataset):
-            counted.append(len(features))
-            yield features
-
-    monkeypatch.setattr(_extractor._Runtime, "run", run)
-    return lambda: sum(counted)
 
 
 @pytest.fixture

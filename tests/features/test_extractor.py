@@ -53,21 +53,6 @@ def weights_file(saved_model):
     return saved_model[0]
 
 
-@pytest.fixture
-def count_forward(monkeypatch):
-    """Count the posters that go through the network."""
-    counted = []
-    original = _extractor._Runtime.run
-
-    def run(self, dataset):
-        for features in original(self, dataset):
-            counted.append(len(features))
-            yield features
-
-    monkeypatch.setattr(_extractor._Runtime, "run", run)
-    return lambda: sum(counted)
-
-
 def test_output_shape_names_and_fitted_attributes(posters):
     extractor = CNNFeatureExtractor(weights=None, **SMALL)
     with pytest.raises(NotFittedError):
