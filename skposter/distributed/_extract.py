@@ -121,7 +121,9 @@ def fill_cache(paths, extractor, client=None, partition_size=None, column=None):
     # integers reach the client.
     counts = features.map_blocks(_count_rows, drop_axis=1,
                                  chunks=((1,) * features.numblocks[0],), dtype=np.int64)
-    return int(counts.sum().compute())
+    total = counts.sum()
+    client = _resolve_client(client)
+    return int(total.compute() if client is None else client.compute(total).result())
 
 
 def require_dask():
