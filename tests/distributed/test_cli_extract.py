@@ -10,7 +10,6 @@ pytest.importorskip("dask.dataframe")
 
 from skposter.cli import main  # noqa: E402
 from skposter.datasets import make_posters  # noqa: E402
-from skposter.features import _extractor  # noqa: E402
 
 
 def test_help_lists_extract():
@@ -31,7 +30,8 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, argv, message):
 
 
 @pytest.mark.slow
-def test_extract_on_a_local_cluster_then_train_reads_the_cache(tmp_path, monkeypatch, capsys):
+def test_extract_on_a_local_cluster_then_train_reads_the_cache(tmp_path, monkeypatch, capsys,
+                                                                count_forward):
     # Workers inherit the environment: they and train use this cache folder.
     monkeypatch.setenv("SKPOSTER_CACHE_DIR", str(tmp_path / "cache"))
     data = tmp_path / "posters"
@@ -42,16 +42,8 @@ def test_extract_on_a_local_cluster_then_train_reads_the_cache(tmp_path, monkeyp
     assert "40 posters in" in out and "2 workers" in out
     assert len(list((tmp_path / "cache" / "cnn-features").rglob("*.feat"))) == 40
 
-    forwarded = []
-    original = _extractor._Runtime.run
-
-    def run(self, dataset):
-        for batch in original(self, dataset):
-            forwarded.append(len(batch))
-            yield batch
-
-    monkeypatch.setattr(_extractor._Runtime, "run", run)
+    before = count_forward()
     model = tmp_path / "model.skposter"
     assert main(["train", "--data", str(data), "--model", "cnn-features", "--all",
                  "--out", str(model)]) == 0
-    assert model.is_file() and forwarded == []
+    assert model.is_file() and count_forward() == before

@@ -97,22 +97,14 @@ def test_threads_of_one_process_share_one_backbone_and_one_cache(paths, weights_
 
 
 def test_fill_cache_stores_features_a_later_fit_reads_without_the_network(
-        paths, weights_file, small, local_features, tmp_path, monkeypatch):
+        paths, weights_file, small, local_features, tmp_path, count_forward):
     extractor = CNNFeatureExtractor(weights=weights_file, cache=tmp_path, **small)
     assert fill_cache(paths, extractor, partition_size=5) == len(paths)
-    forwarded = []
-    original = _extractor._Runtime.run
-
-    def run(self, dataset):
-        for batch in original(self, dataset):
-            forwarded.append(len(batch))
-            yield batch
-
-    monkeypatch.setattr(_extractor._Runtime, "run", run)
+    before = count_forward()
     with warnings.catch_warnings():
         warnings.simplefilter("error", FeatureCacheWarning)
         again = clone(extractor).fit().transform(paths)
-    assert forwarded == []
+    assert count_forward() == before
     np.testing.assert_allclose(again, local_features, rtol=1e-5, atol=1e-6)
 
 
