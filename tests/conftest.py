@@ -49,3 +49,18 @@ def count_forward(monkeypatch):
 
     monkeypatch.setattr(_extractor._Runtime, "run", run)
     return lambda: sum(counted)
+
+
+@pytest.fixture(scope="session")
+def weights_file(tmp_path_factory):
+    """A random 32-pixel MobileNetV2 saved once per session; its path as a string.
+
+    Fixed weights in a file: the cache refuses random ones, and extractors planned
+    or run differently then hold the same network.
+    """
+    from skposter.features import CNNFeatureExtractor
+
+    extractor = CNNFeatureExtractor("mobilenet_v2", weights=None, input_size=32).fit()
+    path = tmp_path_factory.mktemp("weights") / "mobilenet32.weights.h5"
+    extractor._runtime().model.save_weights(path)
+    return str(path)

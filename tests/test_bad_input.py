@@ -314,14 +314,6 @@ def test_decompression_bomb_header_is_refused_fast(tmp_path, width, height, refu
 CNN = dict(backbone="mobilenet_v2", input_size=32, batch_size=4)
 
 
-@pytest.fixture(scope="module")
-def weights_file(tmp_path_factory):
-    """Fixed weights (a file) for caching: saved from a random small backbone."""
-    path = tmp_path_factory.mktemp("weights") / "mobilenet32.weights.h5"
-    CNNFeatureExtractor(weights=None, **CNN).fit()._runtime().model.save_weights(path)
-    return path
-
-
 def assert_same_features(actual, expected):
     """Equal up to float noise, relative to the features' scale (random weights are tiny)."""
     scale = np.abs(expected).max()

@@ -31,16 +31,6 @@ def paths(poster_dir):
 
 
 @pytest.fixture(scope="session")
-def weights_file(tmp_path_factory):
-    from skposter.features import CNNFeatureExtractor
-
-    extractor = CNNFeatureExtractor(weights=None, **SMALL).fit()
-    path = tmp_path_factory.mktemp("weights") / "mobilenet32.weights.h5"
-    extractor._runtime().model.save_weights(path)
-    return str(path)
-
-
-@pytest.fixture(scope="session")
 def local_features(weights_file, paths):
     """The features of ``paths`` computed in this process, the reference."""
     from skposter.features import CNNFeatureExtractor

@@ -208,14 +208,6 @@ def posters():
     return make_posters(8, n_genres=3, size=(48, 32), random_state=0)
 
 
-@pytest.fixture(scope="module")
-def weights_file(tmp_path_factory):
-    extractor = CNNFeatureExtractor(weights=None, **SMALL).fit()
-    path = tmp_path_factory.mktemp("weights") / "mobilenet32.weights.h5"
-    extractor._runtime().model.save_weights(path)
-    return path
-
-
 @pytest.fixture
 def extractor(weights_file, tmp_path):
     return CNNFeatureExtractor(weights=weights_file, cache=tmp_path / "cache", **SMALL).fit()

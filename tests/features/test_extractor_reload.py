@@ -28,15 +28,6 @@ def posters():
     return make_posters(12, n_genres=3, size=(48, 32), random_state=0)
 
 
-@pytest.fixture(scope="module")
-def weights_file(tmp_path_factory):
-    """Fixed weights, so extractors planned differently hold the same network."""
-    extractor = CNNFeatureExtractor(weights=None, **SMALL).fit()
-    path = tmp_path_factory.mktemp("weights") / "mobilenet32.weights.h5"
-    extractor._runtime().model.save_weights(path)
-    return path
-
-
 def fitted_on(plan, **params):
     """An extractor fitted here, carrying ``plan`` as if the fit had chosen it."""
     extractor = CNNFeatureExtractor(**{**SMALL, **params}).fit()
