@@ -22,8 +22,8 @@ from .._utils._targets import check_genre_target
 from ..base import DocLinkMixin
 from ..multilabel import PerGenreClassifier
 from ..multilabel._tuning import (
-    SCORINGS, decide, genre_folds, genre_proba, out_of_fold_proba, positive_proba,
-    tune_thresholds,
+    MIN_SUPPORT, SCORINGS, decide, fallback_genres, genre_folds, genre_proba,
+    out_of_fold_proba, positive_proba, tune_thresholds,
 )
 
 # Candidate thresholds for the stack's decisions.
@@ -286,12 +286,8 @@ class GenreStackingClassifier(DocLinkMixin, ClassifierMixin, TransformerMixin,
                                 grid=_GRID)
         self.thresholds_, self.cv_thresholds_ = tuned.thresholds, tuned.cv_thresholds
         self.floors_ = tuned.floors
-        self.fallback_genres_ = np.asarray(self.classes_)[tuned.fallback].tolist()
-        if self.fallback_genres_:
-            warnings.warn(
-                f"genres {self.fallback_genres_} have too few positives or negatives to "
-                "tune; they get the threshold shared by the other genres, never below "
-                "their training frequency.", UserWarning, stacklevel=4)
+        self.fallback_genres_ = fallback_genres(self.classes_, tuned.fallback, MIN_SUPPORT,
+                                                stacklevel=4)
 
     def _validate_estimators(self):
         """Names and estimators that are not ``"drop"``, checked as scikit-learn does."""

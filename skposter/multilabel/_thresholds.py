@@ -1,7 +1,6 @@
 """GenreThresholdClassifier: per-genre decision thresholds tuned by inner cross-validation."""
 
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
@@ -17,7 +16,10 @@ from .._utils._meta import copy_feature_names
 from .._utils._targets import check_genre_target
 from ..base import GenreMetaClassifierMixin
 from ._per_genre import PerGenreClassifier, base_has
-from ._tuning import SCORINGS, decide, genre_folds, genre_proba, out_of_fold_proba, tune_thresholds
+from ._tuning import (
+    SCORINGS, decide, fallback_genres, genre_folds, genre_proba, out_of_fold_proba,
+    tune_thresholds,
+)
 
 _STRATEGIES = ("per_genre", "global")
 
@@ -266,13 +268,8 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         self.thresholds_, self.scores_ = tuned.thresholds, tuned.scores
         self.cv_thresholds_, self.floors_ = tuned.cv_thresholds, tuned.floors
         names = self.classes_[len(self.classes_) - Y.shape[1]:]
-        self.fallback_genres_ = np.asarray(names)[tuned.fallback].tolist()
-        if self.fallback_genres_:
-            warnings.warn(
-                f"genres {self.fallback_genres_} have fewer than min_support="
-                f"{self.min_support} positives or negatives, or a constant probability in "
-                "some inner fold; they get the threshold shared by the other genres, "
-                "never below their training frequency.", UserWarning, stacklevel=4)
+        self.fallback_genres_ = fallback_genres(names, tuned.fallback, self.min_support,
+                                                stacklevel=4)
 
     def _base(self):
         return PerGenreClassifier() if self.estimator is None else self.estimator

@@ -28,6 +28,8 @@ _FALLBACK_WARNING = r"genres \[.*\] have fewer than min_support="
 # averaged over before its best threshold is picked: a small genre's curve is
 # jagged, and a spike wins on the training folds only.
 _SMOOTHING = 0.025
+#: Fewest positives and negatives a genre needs for a threshold of its own.
+MIN_SUPPORT = 10
 # Coordinate ascent over genres stops after this many passes at the latest.
 _MAX_PASSES = 10
 
@@ -174,7 +176,7 @@ def decide(proba, thresholds, at_least_one):
 
 
 def tune_thresholds(Y, proba, folds, *, scoring, strategy, grid, at_least_one=False,
-                    min_support=10):
+                    min_support=MIN_SUPPORT):
     """Thresholds maximising ``scoring`` on out-of-fold probabilities.
 
     Parameters
@@ -221,6 +223,34 @@ def tune_thresholds(Y, proba, folds, *, scoring, strategy, grid, at_least_one=Fa
     cv_thresholds = np.array([run(test)[0] for _, test in folds])
     return Bunch(thresholds=thresholds, scores=scores, cv_thresholds=cv_thresholds,
                  floors=floors, fallback=fallback)
+
+
+def fallback_genres(names, fallback, min_support, stacklevel):
+    """The names of the genres :func:`tune_thresholds` left untuned, warned about once.
+
+    Parameters
+    ----------
+    names : array-like
+        Genre names, one per column of the tuned target.
+    fallback : ndarray of bool
+        The ``fallback`` of :func:`tune_thresholds`.
+    min_support : int
+        The support they were measured against, for the message.
+    stacklevel : int
+        Stack level of the warning, as seen from the caller.
+
+    Returns
+    -------
+    list
+    """
+    genres = np.asarray(names)[fallback].tolist()
+    if genres:
+        warnings.warn(
+            f"genres {genres} have fewer than min_support={min_support} positives or "
+            "negatives, or a constant probability in some inner fold; they get the "
+            "threshold shared by the other genres, never below their training frequency.",
+            UserWarning, stacklevel=stacklevel + 1)
+    return genres
 
 
 def _per_genre_kind(scoring):
