@@ -13,11 +13,12 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metadata_routing import (
     UNUSED, MetadataRouter, MethodMapping, _raise_for_params, _routing_enabled, process_routing,
 )
-from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.parallel import delayed
 from sklearn.utils.validation import (
     _check_feature_names_in, check_array, check_is_fitted, has_fit_parameter, validate_data,
 )
 
+from .._utils._progress import progress_bar, run_parallel
 from .._utils._targets import check_genre_target
 from ..base import DocLinkMixin
 from ..multilabel import PerGenreClassifier
@@ -88,6 +89,10 @@ class GenreStackingClassifier(DocLinkMixin, ClassifierMixin, TransformerMixin,
         the scikit-learn configuration to the workers); ``None`` means 1.
     random_state : int, RandomState instance or None, default=None
         Shuffling of the folds when ``cv`` is an int.
+    verbose : int, default=0
+        Above 0, a progress bar on standard error over every fit: each base on
+        each fold, the bases' final fits, the meta-models, and the meta-models'
+        folds for the thresholds.
 
     Attributes
     ----------
@@ -151,6 +156,7 @@ class GenreStackingClassifier(DocLinkMixin, ClassifierMixin, TransformerMixin,
         "passthrough": ["boolean"],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     # A router, not a consumer: sample_weight goes where get_metadata_routing says.
@@ -158,7 +164,7 @@ class GenreStackingClassifier(DocLinkMixin, ClassifierMixin, TransformerMixin,
 
     def __init__(self, estimators, final_estimator=None, *, meta_features="genre",
                  scoring="micro_f1", at_least_one=False, cv=5, passthrough=False, n_jobs=None,
-                 random_state=None):
+                 random_state=None, verbose=0):
         super().__init__(estimators=estimators)
         self.final_estimator = final_estimator
         self.meta_features = meta_features
@@ -168,6 +174,7 @@ class GenreStackingClassifier(DocLinkMixin, ClassifierMixin, TransformerMixin,
         self.passthrough = passthrough
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.verbose = verbose
 
     @_fit_context(
         # The base and meta-models are cloned and fitted in here: they are validated there.
@@ -207,27 +214,37 @@ class GenreStackingClassifier(DocLinkMixin, ClassifierMixin, TransformerMixin,
         routed = self._routed_params(names, bases, sample_weight, fit_params)
         folds = genre_folds(self.cv, X, y, self.random_state,
                             groups=routed["cv"]["split"].get("groups"))
-        meta = [out_of_fold_proba(base, X, y, folds=folds, n_jobs=self.n_jobs,
-                                  params=routed[name]["fit"])
-                for name, base in zip(names, bases)]
-        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_one)(clone(base), X, y, routed[name]["fit"])
-            for name, base in zip(names, bases)
-        )
-        self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         multilabel = target.multilabel and target.Y.shape[1] > 1
         self.meta_features_ = "genre" if self.meta_features == "genre" and multilabel else "all"
-        inputs = self._meta_inputs(meta, passed, target.Y.shape[1])
-        targets = ([target.Y[:, k] for k in range(len(inputs))]
-                   if self.meta_features_ == "genre" else [y])
-        meta_params = routed["final_estimator"]["fit"]
-        self.final_estimators_ = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_one)(clone(self._final()), M, t, meta_params)
-            for M, t in zip(inputs, targets)
-        )
-        self.classes_ = target.classes if target.multilabel else self.final_estimators_[0].classes_
-        if multilabel and self.scoring is not None:
-            self._tune(inputs, targets, target.Y, folds, meta_params)
+        tune = multilabel and self.scoring is not None
+        n_meta = target.Y.shape[1] if self.meta_features_ == "genre" else 1
+        fits = len(bases) * (len(folds) + 1) + n_meta * (1 + (len(folds) if tune else 0))
+        with progress_bar(self.verbose, total=fits, desc="stacking") as bar:
+            meta = []
+            for name, base in zip(names, bases):
+                bar.set_postfix_str(f"{name} on {len(folds)} folds")
+                meta.append(out_of_fold_proba(base, X, y, folds=folds, n_jobs=self.n_jobs,
+                                              params=routed[name]["fit"], progress=bar))
+            bar.set_postfix_str("final fits of the bases")
+            self.estimators_ = run_parallel(
+                (delayed(_fit_one)(clone(base), X, y, routed[name]["fit"])
+                 for name, base in zip(names, bases)),
+                n_jobs=self.n_jobs, progress=bar)
+            self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+            inputs = self._meta_inputs(meta, passed, target.Y.shape[1])
+            targets = ([target.Y[:, k] for k in range(len(inputs))]
+                       if self.meta_features_ == "genre" else [y])
+            meta_params = routed["final_estimator"]["fit"]
+            bar.set_postfix_str("meta-models")
+            self.final_estimators_ = run_parallel(
+                (delayed(_fit_one)(clone(self._final()), M, t, meta_params)
+                 for M, t in zip(inputs, targets)),
+                n_jobs=self.n_jobs, progress=bar)
+            self.classes_ = (target.classes if target.multilabel
+                             else self.final_estimators_[0].classes_)
+            if tune:
+                bar.set_postfix_str("meta-models on folds, for the thresholds")
+                self._tune(inputs, targets, target.Y, folds, meta_params, bar)
         return self
 
     def _routed_params(self, names, bases, sample_weight, fit_params):
@@ -274,12 +291,12 @@ class GenreStackingClassifier(DocLinkMixin, ClassifierMixin, TransformerMixin,
             .add(cv=self.cv, method_mapping=MethodMapping().add(caller="fit", callee="split"))
         )
 
-    def _tune(self, inputs, targets, Y, folds, params):
+    def _tune(self, inputs, targets, Y, folds, params, progress):
         """Thresholds tuned on the meta-models' own out-of-fold probabilities."""
         by_genre = self.meta_features_ == "genre"
         proba = np.column_stack([
             out_of_fold_proba(self._final(), M, t, folds=folds, n_jobs=self.n_jobs,
-                              params=params)[:, -1 if by_genre else slice(None)]
+                              params=params, progress=progress)[:, -1 if by_genre else slice(None)]
             for M, t in zip(inputs, targets)
         ])
         tuned = tune_thresholds(Y, proba, folds, scoring=self.scoring, strategy="per_genre",

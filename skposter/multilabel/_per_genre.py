@@ -13,13 +13,17 @@ from sklearn.utils.metadata_routing import (
     MetadataRouter, MethodMapping, _routing_enabled, process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.parallel import delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from .._utils._meta import copy_feature_names
+from .._utils._progress import progress_bar, run_parallel
 from .._utils._targets import check_genre_target
 from ..base import GenreMetaClassifierMixin
 from ._tuning import positive_proba
+
+# Seconds before the bar over genres shows: fits of small models print nothing.
+_BAR_DELAY = 1.0
 
 
 def _default_estimator():
@@ -72,6 +76,10 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
     n_jobs : int, default=None
         Genres fitted in parallel (``sklearn.utils.parallel``: the scikit-learn
         configuration, e.g. ``set_output``, reaches the workers); ``None`` means 1.
+    verbose : int, default=0
+        Above 0, a progress bar over the genres on standard error, shown when the
+        fits take more than a second; it disappears when done (it is usually one
+        step of an outer estimator's progress).
 
     Attributes
     ----------
@@ -104,17 +112,20 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
         "class_weight": [StrOptions({"balanced"}), None],
         "min_support": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_jobs": [numbers.Integral, None],
+        "verbose": ["verbose"],
     }
 
     # A router: sample_weight reaches fit when the estimator requests it, so this
     # class has no request of its own (no set_fit_request).
     __metadata_request__fit = {"sample_weight": metadata_routing.UNUSED}
 
-    def __init__(self, estimator=None, *, class_weight="balanced", min_support=5, n_jobs=None):
+    def __init__(self, estimator=None, *, class_weight="balanced", min_support=5, n_jobs=None,
+                 verbose=0):
         self.estimator = estimator
         self.class_weight = class_weight
         self.min_support = min_support
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     @_fit_context(
         # The estimator is cloned and fitted in here: it is validated there.
@@ -160,13 +171,16 @@ class PerGenreClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Classifie
                 UserWarning,
                 stacklevel=3,
             )
-        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
+        tasks = (
             delayed(_fit_genre)(
                 DummyClassifier(strategy="prior") if few else clone(base),
                 X, Y[:, k], None if few else self.class_weight, sample_weight, fit_params,
             )
             for k, few in enumerate(too_few)
         )
+        with progress_bar(self.verbose, total=len(too_few), desc="fitting genres", unit="genre",
+                          leave=False, delay=_BAR_DELAY) as bar:
+            self.estimators_ = run_parallel(tasks, n_jobs=self.n_jobs, progress=bar)
         copy_feature_names(self.estimators_[int(np.argmin(too_few))], self)
         return self
 

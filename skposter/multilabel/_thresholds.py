@@ -13,6 +13,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._utils._meta import copy_feature_names
+from .._utils._progress import progress_bar
 from .._utils._targets import check_genre_target
 from ..base import GenreMetaClassifierMixin
 from ._per_genre import PerGenreClassifier, base_has
@@ -78,6 +79,10 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         configuration reaches the workers); ``None`` means 1.
     random_state : int, RandomState instance or None, default=None
         Shuffling of the inner folds when ``cv`` is an int.
+    verbose : int, default=0
+        Above 0, a progress bar on standard error over the inner folds and the
+        final fit (the default estimator gets the same ``verbose``; a given one
+        keeps its own).
 
     Attributes
     ----------
@@ -163,6 +168,7 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         "min_support": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -177,6 +183,7 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         min_support=10,
         n_jobs=None,
         random_state=None,
+        verbose=0,
     ):
         self.estimator = estimator
         self.thresholds = thresholds
@@ -187,6 +194,7 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         self.min_support = min_support
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.verbose = verbose
 
     @_fit_context(
         # The estimator is cloned and fitted in here: it is validated there.
@@ -219,11 +227,18 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
         y, Y = target.y, target.Y
         self.classes_, self.label_binarizer_ = target.classes, target.binarizer
         routed = self._routed_params(fit_params)
-        if isinstance(self.thresholds, str):
-            self._tune(X, y, Y, routed)
-        else:
-            self.thresholds_ = self._fixed_thresholds(Y.shape[1])
-        self.estimator_ = clone(self._base()).fit(X, y, **routed.estimator.fit)
+        tuned = isinstance(self.thresholds, str)
+        folds = genre_folds(self.cv, X, y, self.random_state,
+                            groups=routed.splitter.split.get("groups")) if tuned else []
+        with progress_bar(self.verbose, total=len(folds) + 1, desc="threshold tuning") as bar:
+            if tuned:
+                bar.set_postfix_str("inner folds")
+                self._tune(X, y, Y, routed, folds, bar)
+            else:
+                self.thresholds_ = self._fixed_thresholds(Y.shape[1])
+            bar.set_postfix_str("final fit")
+            self.estimator_ = clone(self._base()).fit(X, y, **routed.estimator.fit)
+            bar.update()
         copy_feature_names(self.estimator_, self)
         return self
 
@@ -254,11 +269,9 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
                  method_mapping=MethodMapping().add(caller="fit", callee="split"))
         )
 
-    def _tune(self, X, y, Y, routed):
-        folds = genre_folds(self.cv, X, y, self.random_state,
-                            groups=routed.splitter.split.get("groups"))
+    def _tune(self, X, y, Y, routed, folds, progress):
         proba = out_of_fold_proba(self._base(), X, y, folds=folds, n_jobs=self.n_jobs,
-                                  params=routed.estimator.fit)
+                                  params=routed.estimator.fit, progress=progress)
         # A binary 1-D target has one indicator column: the positive class's.
         proba = proba[:, proba.shape[1] - Y.shape[1]:]
         self.threshold_grid_ = self._grid()
@@ -272,7 +285,9 @@ class GenreThresholdClassifier(GenreMetaClassifierMixin, MetaEstimatorMixin, Cla
                                                 stacklevel=4)
 
     def _base(self):
-        return PerGenreClassifier() if self.estimator is None else self.estimator
+        if self.estimator is None:
+            return PerGenreClassifier(verbose=self.verbose)
+        return self.estimator
 
     def _grid(self):
         if isinstance(self.threshold_grid, numbers.Integral):

@@ -17,8 +17,10 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.parallel import delayed
 from sklearn.utils.validation import _check_method_params, _num_samples, indexable
+
+from .._utils._progress import run_parallel
 
 #: Named metrics; ``micro_f1`` and ``samples_f1`` couple the genres.
 SCORINGS = ("macro_f1", "micro_f1", "samples_f1")
@@ -65,7 +67,7 @@ def genre_folds(cv, X, y, random_state, groups=None):
     return list(splitter.split(np.zeros((len(Y), 1)), Y, groups))
 
 
-def out_of_fold_proba(estimator, X, y, *, folds, n_jobs=None, params=None):
+def out_of_fold_proba(estimator, X, y, *, folds, n_jobs=None, params=None, progress=None):
     """Out-of-fold ``predict_proba`` of ``estimator``, as one 2-D array.
 
     What ``cross_val_predict(method="predict_proba")`` computes (the same target
@@ -73,7 +75,8 @@ def out_of_fold_proba(estimator, X, y, *, folds, n_jobs=None, params=None):
     whose ``classes_`` is a list of arrays while ``predict_proba`` returns one
     ``(n_samples, n_genres)`` array (``ClassifierChain``), which
     ``cross_val_predict`` cannot read. ``params`` go to every fold's ``fit`` as
-    given: with metadata routing, the caller routes them first.
+    given: with metadata routing, the caller routes them first. ``progress``, a
+    tqdm bar, advances by one as each fold is done.
 
     :class:`PerGenreClassifier`'s warnings about genres falling back to their prior
     are silenced in the folds, where they would repeat once per fold and name genres
@@ -89,9 +92,10 @@ def out_of_fold_proba(estimator, X, y, *, folds, n_jobs=None, params=None):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_FALLBACK_WARNING, category=UserWarning)
         # sklearn's Parallel carries these filters and the configuration to workers.
-        parts = Parallel(n_jobs=n_jobs)(
-            delayed(_fold_proba)(clone(estimator), X, Y, train, test, params or {})
-            for train, test in folds
+        parts = run_parallel(
+            (delayed(_fold_proba)(clone(estimator), X, Y, train, test, params or {})
+             for train, test in folds),
+            n_jobs=n_jobs, progress=progress,
         )
     order = np.empty(len(test_indices), dtype=int)
     order[test_indices] = np.arange(len(test_indices))

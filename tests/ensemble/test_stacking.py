@@ -1,4 +1,5 @@
 import pickle
+import re
 
 import numpy as np
 import pandas as pd
@@ -222,3 +223,15 @@ def test_stack_never_leaves_a_poster_without_a_genre_when_asked(complementary):
     X, Y, X_test, _ = complementary
     pred = _stack(at_least_one=True).fit(X, Y).predict(X_test)
     assert (pred.sum(axis=1) >= 1).all()
+
+
+def test_verbose_counts_every_fit_of_bases_and_meta_models(capsys):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 3))
+    Y = np.column_stack([X[:, 0] > 0, X[:, 1] > 0.5, X[:, 2] < 0]).astype(int)
+    bases = [("first", _logistic()), ("second", _logistic())]
+    GenreStackingClassifier(bases, cv=2, random_state=0).fit(X, Y)
+    assert capsys.readouterr() == ("", "")
+    GenreStackingClassifier(bases, cv=2, random_state=0, verbose=1).fit(X, Y)
+    # 2 bases x (2 folds + final fit) + 3 meta-models x (1 fit + 2 threshold folds)
+    assert re.search(r"stacking: 100%.*\b15/15\b", capsys.readouterr().err)
