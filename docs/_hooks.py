@@ -1,4 +1,8 @@
-"""mkdocs hook: publish benchmarks/results/*.md, which docs/benchmarks.md links to.
+"""mkdocs hooks: generated parts of the site.
+
+* docs/cli.md: the command-line reference, from the ``skposter`` parser
+  (docs/_cli_reference.py);
+* benchmarks/results/*.md, which docs/benchmarks.md links to.
 
 The benchmark page links to results relative to the repository
 (``../benchmarks/results/X.md``), so the links work when browsing the repository.
@@ -9,6 +13,10 @@ root and points the links there, so they work on the site too.
 from pathlib import Path
 
 from mkdocs.structure.files import File
+
+import _cli_reference  # mkdocs puts this folder on sys.path while loading hooks
+from skposter.cli._main import build_parser
+from skposter.cli._models import MODELS
 
 _RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 _REPO_LINK, _SITE_LINK = "](../benchmarks/results/", "](benchmarks/results/"
@@ -24,4 +32,6 @@ def on_files(files, config):
 def on_page_markdown(markdown, page, config, files):
     if page.file.src_uri == "benchmarks.md":
         return markdown.replace(_REPO_LINK, _SITE_LINK)
+    if page.file.src_uri == "cli.md":
+        return _cli_reference.fill_markers(markdown, build_parser(), MODELS)
     return markdown
