@@ -8,6 +8,7 @@ from ._demo import add_demo_parser
 from ._evaluate import add_evaluate_parser
 from ._extract import add_extract_parser
 from ._predict import add_predict_parser
+from ._serve import add_serve_parser
 from ._train import add_train_parser
 
 
@@ -24,6 +25,7 @@ def build_parser():
     add_predict_parser(commands)
     add_evaluate_parser(commands)
     add_extract_parser(commands)
+    add_serve_parser(commands)
     return parser
 
 
