@@ -3,8 +3,9 @@
 import logging
 import sys
 
-from .. import load
-from ..serve import DEFAULT_MAX_UPLOAD_BYTES, make_server
+# The module, not its names: skposter.serve reads skposter.cli's helpers, so whichever
+# of the two is imported first finds the other partly initialised.
+from .. import load, serve
 
 
 def add_serve_parser(commands):
@@ -27,7 +28,7 @@ def add_serve_parser(commands):
                              "only; 0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=8000,
                         help="port (default: %(default)s; 0 picks a free one)")
-    parser.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_BYTES / 1e6,
+    parser.add_argument("--max-upload-mb", type=float, default=serve.DEFAULT_MAX_UPLOAD_BYTES / 1e6,
                         metavar="MB",
                         help="largest upload accepted, in megabytes (default: %(default)g)")
     parser.set_defaults(run=run_serve)
@@ -35,7 +36,7 @@ def add_serve_parser(commands):
 
 def run_serve(args):
     model = load(args.model)
-    server = make_server(model, host=args.host, port=args.port,
+    server = serve.make_server(model, host=args.host, port=args.port,
                          max_upload_bytes=args.max_upload_mb * 1e6)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))

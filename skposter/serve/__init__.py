@@ -5,8 +5,8 @@ the standard library's HTTP server only, and one HTML page without a build step.
 """
 
 from ._page import PAGE
-from ._report import UploadError, model_info, poster_report
-from ._server import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_TIMEOUT, PosterServer, make_server, read_body
+from ._report import UploadError, poster_report
+from ._server import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_TIMEOUT, PosterServer, make_server
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
@@ -15,7 +15,5 @@ __all__ = [
     "PosterServer",
     "UploadError",
     "make_server",
-    "model_info",
     "poster_report",
-    "read_body",
 ]
