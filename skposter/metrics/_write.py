@@ -126,8 +126,9 @@ def _markdown(report, title, images, calibration):
             "it. `ece` (expected calibration error) is the gap between mean probability "
             "and observed frequency over 10 probability bins, weighted by the posters in "
             "each; `brier` is the mean squared error of the probabilities. Where they are "
-            "high, wrapping the binary model in scikit-learn's `CalibratedClassifierCV` "
-            "fixes the probabilities without changing their ranking much.",
+            "high, wrap the binary model in scikit-learn's `CalibratedClassifierCV`, inside "
+            "`PerGenreClassifier(..., class_weight=None)` so that the calibrator sees the "
+            "true frequencies (see `examples/calibration.py`).",
             _markdown_table(calibration[_CALIBRATION_COLUMNS]),
         ]
     parts += [f"![{caption}]({name})" for name, caption in images]
