@@ -1,5 +1,6 @@
 """The poster page's server in-process: answers, limits, bad uploads, still serving after."""
 
+import base64
 import http.client
 import io
 import json
@@ -198,3 +199,32 @@ def test_limits_must_be_positive(colour_model, option):
 
 def test_upload_error_carries_its_status():
     assert UploadError("no", 415).status == 415
+
+
+@pytest.mark.slow  # builds a small CNN with TensorFlow
+def test_a_cnn_model_gets_heat_maps_of_its_top_genres(synthetic_folder, weights_file, poster):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skposter.datasets import load_posters
+    from skposter.features import CNNFeatureExtractor
+    from skposter.io import PosterLoader
+    from skposter.multilabel import PerGenreClassifier
+
+    data = load_posters(synthetic_folder, as_frame=True)
+    model = make_pipeline(
+        PosterLoader(column="poster"),
+        CNNFeatureExtractor("mobilenet_v2", weights=weights_file, input_size=32),
+        StandardScaler(), PerGenreClassifier(LogisticRegression(max_iter=500)),
+    ).fit(pd.DataFrame({"poster": data.paths}), data.target)
+    report = poster_report(model, poster[1], top=2)
+    assert report["heatmap_note"] is None
+    top = report["genres"][:2]
+    assert [(m["genre"], m["probability"]) for m in report["heatmaps"]] == [
+        (g["genre"], pytest.approx(g["probability"], abs=1e-5)) for g in top]
+    assert all(g["threshold"] == 0.5 for g in report["genres"])
+    for heatmap in report["heatmaps"]:
+        assert heatmap["method"] == "cam"
+        png = base64.b64decode(heatmap["image"].removeprefix("data:image/png;base64,"))
+        assert Image.open(io.BytesIO(png)).size == (report["width"], report["height"])
