@@ -12,6 +12,7 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from ..io import DEFAULT_MAX_PIXELS
 from ._page import PAGE
@@ -105,15 +106,16 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
 
     def do_GET(self):
-        if self.path == "/":
+        path = urlsplit(self.path).path
+        if path == "/":
             self._send(HTTPStatus.OK, PAGE.encode("utf-8"), "text/html; charset=utf-8")
-        elif self.path == "/api/model":
+        elif path == "/api/model":
             self._send_json(HTTPStatus.OK, self.server.info)
         else:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no page at {self.path}"})
 
     def do_POST(self):
-        if self.path != "/api/predict":
+        if urlsplit(self.path).path != "/api/predict":
             self.close_connection = True
             self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no endpoint at {self.path}"})
             return

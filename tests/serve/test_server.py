@@ -64,8 +64,9 @@ def poster(synthetic_folder):
 
 def test_page_and_model_info(colour_model, serve):
     url = serve(colour_model, max_upload_bytes=123_456)
-    status, page = request(url)
-    assert status == 200 and page == PAGE
+    for path in ["/", "/?from=bookmark"]:
+        status, page = request(url, path=path)
+        assert status == 200 and page == PAGE
     status, info = request(url, path="/api/model")
     assert status == 200
     assert info["genres"] == list(colour_model.classes_)
