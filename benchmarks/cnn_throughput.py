@@ -6,10 +6,14 @@ Same backbone (EfficientNet-Lite0, ImageNet weights), same 224x224 input, one pr
 measured side by side, each timing repeated and the best kept:
 
 (a) seed: a PIL loop decoding and resizing every poster into one array, then
-    ``model.predict`` on its float32 copy;
-(b) skposter: ``CNNFeatureExtractor.transform(paths)`` (streamed through tf.data);
-(c) ceiling: the backbone's forward pass alone on pre-decoded uint8 batches;
-(d) cached: (b) again with ``cache=`` already filled.
+    ``model.predict`` on its float32 copy (TensorFlow);
+(b) skposter: ``CNNFeatureExtractor(runtime="auto").transform(paths)`` (batches decoded
+    by threads while the model runs; OpenVINO float32 when installed);
+(c) TensorFlow ceiling: skposter's TensorFlow forward pass alone on pre-decoded uint8
+    batches;
+(c') runtime ceiling: the forward pass of the runtime (b) chose, alone, likewise;
+(d) cached: (b) again with ``cache=`` already filled;
+(e) bfloat16: (b) with ``precision="mixed_bfloat16"`` (OpenVINO's bfloat16, opt-in).
 
 At two poster sizes: the shared posters (182x268) and 500x750 JPEG copies of them
 (TMDb's common size) written to a temporary folder. Peak RSS of (b) and (a) is taken
@@ -38,16 +42,21 @@ SIZE = 224
 REPEATS = 2
 
 
-def seed_way(paths, runtime):
+def seed_way(paths, model):
     """The notebooks' loop: decode everything into one array, then predict."""
     images = np.stack([np.asarray(Image.open(p).convert("RGB").resize((SIZE, SIZE)))
                        for p in paths])
     inputs = get_backbone(BACKBONE).preprocess_input(images.astype("float32"))
-    return runtime.model.predict(inputs, batch_size=32, verbose=0)
+    return model.predict(inputs, batch_size=32, verbose=0)
 
 
 def ceiling(batches, runtime):
-    return [runtime.forward(batch).numpy() for batch in batches]
+    return [runtime.engine(batch) for batch in batches]
+
+
+def tensorflow_model():
+    extractor = CNNFeatureExtractor(BACKBONE, runtime="tensorflow").fit()
+    return extractor._runtime()
 
 
 def best_rate(n, func, *args):
@@ -70,22 +79,24 @@ def upscaled_copies(paths, folder):
 
 
 def measure_size(paths, label):
-    import tensorflow as tf
-
     extractor = CNNFeatureExtractor(BACKBONE).fit()
-    runtime = extractor._runtime()
-    # Warm both paths so tracing is not timed.
-    seed_way(paths[:64], runtime)
+    bf16 = CNNFeatureExtractor(BACKBONE, precision="mixed_bfloat16").fit()
+    tensorflow, chosen = tensorflow_model(), extractor._runtime()
+    # Warm every path so tracing and compilation are not timed.
+    seed_way(paths[:64], tensorflow.model)
     extractor.transform(paths[:64])
-    batches = [tf.constant(np.stack([np.asarray(Image.open(p).convert("RGB").resize((SIZE, SIZE)))
-                                     for p in paths[i:i + 32]]))
+    bf16.transform(paths[:64])
+    batches = [np.stack([np.asarray(Image.open(p).convert("RGB").resize((SIZE, SIZE)))
+                         for p in paths[i:i + 32]])
                for i in range(0, len(paths), 32)]
     rates = {}
-    for _ in range(REPEATS):  # interleaved, so machine noise hits all three alike
-        for name, func, arg in (("a_seed", seed_way, paths),
-                                ("b_skposter", extractor.transform, paths),
-                                ("c_ceiling", ceiling, batches)):
-            args = (arg, runtime) if name != "b_skposter" else (arg,)
+    ways = (("a_seed", seed_way, paths, tensorflow.model),
+            ("b_skposter", extractor.transform, paths),
+            ("c_tensorflow_ceiling", ceiling, batches, tensorflow),
+            ("c2_runtime_ceiling", ceiling, batches, chosen),
+            ("e_bfloat16", bf16.transform, paths))
+    for _ in range(REPEATS):  # interleaved, so machine noise hits every way alike
+        for name, func, *args in ways:
             rates[name] = max(rates.get(name, 0), best_rate(len(paths), func, *args))
     with tempfile.TemporaryDirectory() as cache:
         cached = CNNFeatureExtractor(BACKBONE, cache=cache).fit()
@@ -95,20 +106,22 @@ def measure_size(paths, label):
     print(label, rates, flush=True)
     return {
         "posters": len(paths),
+        "runtime": extractor.runtime_,
         "posters_per_second": rates,
         "b_over_a": round(rates["b_skposter"] / rates["a_seed"], 2),
-        "b_over_c": round(rates["b_skposter"] / rates["c_ceiling"], 2),
+        "b_over_c": round(rates["b_skposter"] / rates["c_tensorflow_ceiling"], 2),
+        "b_over_c2": round(rates["b_skposter"] / rates["c2_runtime_ceiling"], 2),
+        "e_over_c": round(rates["e_bfloat16"] / rates["c_tensorflow_ceiling"], 2),
     }
 
 
 def peak_rss_child(way, n, data_dir):
     """Run one way on n posters in this fresh process; print peak RSS in MiB."""
     paths = list(load_posters(data_dir).paths[:n])
-    extractor = CNNFeatureExtractor(BACKBONE).fit()
     if way == "skposter":
-        extractor.transform(paths)
+        CNNFeatureExtractor(BACKBONE).fit().transform(paths)
     else:
-        seed_way(paths, extractor._runtime())
+        seed_way(paths, tensorflow_model().model)
     # VmHWM belongs to this process image; ru_maxrss would carry the parent's peak
     # over from fork.
     status = Path("/proc/self/status").read_text()
@@ -123,7 +136,10 @@ def peak_rss(way, n, data_dir):
 
 def run(data_dir, n):
     paths = list(load_posters(data_dir).paths[:n])
-    result = {"backbone": BACKBONE, "input_size": SIZE, "repeats": REPEATS}
+    import openvino
+
+    result = {"backbone": BACKBONE, "input_size": SIZE, "repeats": REPEATS,
+              "openvino": openvino.get_version()}
     result["small_182x268"] = measure_size(paths, "small")
     with tempfile.TemporaryDirectory() as folder:
         result["large_500x750"] = measure_size(upscaled_copies(paths, folder), "large")
@@ -138,14 +154,18 @@ def run(data_dir, n):
 
 def to_markdown(result):
     lines = [f"Backbone {result['backbone']} at {result['input_size']} px, posters per second "
-             f"(best of {result['repeats']}, measured side by side in one process).", "",
-             "| posters | (a) seed loop + predict | (b) skposter stream | (c) forward ceiling "
-             "| (d) cached rerun | b/a | b/c |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             f"(best of {result['repeats']}, measured interleaved in one process; OpenVINO "
+             f"{result['openvino']}).", "",
+             "| posters | runtime | (a) seed loop + predict | (b) skposter | (c) TF ceiling "
+             "| (c') runtime ceiling | (d) cached rerun | (e) bfloat16 | b/a | b/c | b/c' "
+             "| e/c |", "| --- " * 12 + "|"]
     for key in ("small_182x268", "large_500x750"):
         row, rates = result[key], result[key]["posters_per_second"]
-        lines.append(f"| {key} ({row['posters']}) | {rates['a_seed']} | {rates['b_skposter']} | "
-                     f"{rates['c_ceiling']} | {rates['d_cached']} | {row['b_over_a']} | "
-                     f"{row['b_over_c']} |")
+        lines.append(f"| {key} ({row['posters']}) | {row['runtime']} | {rates['a_seed']} | "
+                     f"{rates['b_skposter']} | {rates['c_tensorflow_ceiling']} | "
+                     f"{rates['c2_runtime_ceiling']} | {rates['d_cached']} | "
+                     f"{rates['e_bfloat16']} | {row['b_over_a']} | {row['b_over_c']} | "
+                     f"{row['b_over_c2']} | {row['e_over_c']} |")
     rss = result["peak_rss_mib"]
     lines += ["", "| peak RSS (MiB) | 1,000 posters | 5,000 posters | ratio |",
               "| --- | --- | --- | --- |",

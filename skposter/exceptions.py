@@ -1,7 +1,7 @@
 """Exceptions and warnings raised by skposter."""
 
 __all__ = ["PosterReadError", "PosterReadWarning", "ImageTooLargeError", "WeightsUnavailableError",
-           "VersionMismatchWarning", "DeviceFallbackWarning", "FeatureCacheWarning"]
+           "VersionMismatchWarning", "DeviceFallbackWarning", "FeatureCacheWarning", "RuntimeFallbackWarning"]
 
 
 class PosterReadError(ValueError):
@@ -45,6 +45,10 @@ class VersionMismatchWarning(UserWarning):
 
 class DeviceFallbackWarning(UserWarning):
     """A loaded model asked for devices this machine lacks and runs on others."""
+
+
+class RuntimeFallbackWarning(UserWarning):
+    """A backbone runs on TensorFlow instead of a faster runtime that is not usable here."""
 
 
 class FeatureCacheWarning(UserWarning):

@@ -1,9 +1,7 @@
 """Feature extraction over a Dask collection of poster paths, one partition per task."""
 
 import os
-import threading
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
@@ -19,13 +17,6 @@ except ImportError:  # without the extra the module still imports; calls say wha
 
 #: Posters per task when the paths come as an in-memory sequence.
 DEFAULT_PARTITION_SIZE = 256
-
-# Built backbones live in the extractor's per-process memo; two threads of one worker
-# both missing it would build the model twice. The first transform of each extractor
-# setting in a process therefore runs alone; later ones run concurrently.
-_FIRST_CALL_LOCK = threading.Lock()
-_WARM = set()
-
 
 def extract_features(paths, extractor, client=None, partition_size=None, column=None):
     """Features of every poster, computed partition by partition on Dask workers.
@@ -147,25 +138,13 @@ def _transform_block(block, extractor, n_features, dtype):
     paths = [os.fspath(p) for p in np.asarray(block, dtype=object).ravel()]
     if not paths:
         return np.empty((0, n_features), dtype=dtype)
-    token = _setting_token(extractor)
-    if token in _WARM:
-        features = extractor.transform(paths)
-    else:
-        with _FIRST_CALL_LOCK:
-            features = extractor.transform(paths)
-            _WARM.add(token)
-    features = np.asarray(features, dtype=dtype)
+    # Threads of one worker share the extractor's per-process backbone, which it builds
+    # once under its own lock.
+    features = np.asarray(extractor.transform(paths), dtype=dtype)
     if features.shape != (len(paths), n_features):
         raise ValueError(f"the extractor returned shape {features.shape} for {len(paths)} "
                          f"posters; expected ({len(paths)}, {n_features}).")
     return features
-
-
-def _setting_token(extractor):
-    try:
-        return joblib.hash((type(extractor).__qualname__, extractor.get_params(deep=True)))
-    except Exception:  # parameters that cannot be hashed: the first call of each object
-        return ("object", id(extractor))
 
 
 def _resolve_client(client):

@@ -1,4 +1,4 @@
-"""Streaming posters to a model: decode and resize in parallel, batch, prefetch (tf.data).
+"""Streaming posters to a model: decode and resize batches in threads, ahead of the model.
 
 Files go through the same rule as :func:`decode_poster` and arrays through the same
 resizing as :class:`~skposter.preprocessing.Resizer`, so a poster gives the same pixels
@@ -6,6 +6,11 @@ whether it arrives as a path or as an array (up to JPEG draft decoding, see
 :func:`prepare_poster`). Only ``batch_size`` images per prefetched batch are ever held,
 so memory stays flat however many posters stream through.
 """
+
+import collections
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -54,11 +59,14 @@ def prepare_poster(source, size, *, mode="stretch", max_pixels=DEFAULT_MAX_PIXEL
 
 
 class PosterStream:
-    """Posters as a ``tf.data.Dataset`` of uint8 batches, decoded in parallel.
+    """Posters as uint8 batches, decoded by threads ahead of the consumer.
 
-    Unreadable files never stop the stream: they become blank images and are listed
-    in :attr:`failures` once iteration has passed them, so the caller decides whether
-    to raise (after keeping what was computed) or to warn.
+    Each batch is decoded by one call in a thread pool (Pillow releases the GIL while
+    decoding and resizing), a few batches ahead of the one being consumed, so decoding
+    overlaps the model's forward pass while at most ``prefetch`` decoded batches are
+    ever held. Unreadable files never stop the stream: they become blank images and
+    are listed in :attr:`failures` once iteration has passed them, so the caller
+    decides whether to raise (after keeping what was computed) or to warn.
 
     Parameters
     ----------
@@ -70,6 +78,11 @@ class PosterStream:
         Images per batch.
     mode, max_pixels, draft
         As for :func:`prepare_poster`.
+    n_threads : int, default=None
+        Decoding threads; None is the number of CPUs.
+    prefetch : int, default=None
+        Batches decoded ahead of the consumer; None is ``n_threads + 1``, which keeps
+        every thread busy while the consumer holds one batch.
 
     Attributes
     ----------
@@ -78,28 +91,61 @@ class PosterStream:
     """
 
     def __init__(self, sources, size, *, batch_size, mode="stretch",
-                 max_pixels=DEFAULT_MAX_PIXELS, draft=True):
+                 max_pixels=DEFAULT_MAX_PIXELS, draft=True, n_threads=None, prefetch=None):
         self.sources = sources
         self.size = tuple(size)
         self.batch_size = batch_size
         self.mode = mode
         self.max_pixels = max_pixels
         self.draft = draft
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.prefetch = prefetch or self.n_threads + 1
         self.failures = {}
 
     def _load(self, index):
-        index = int(index)
         try:
             return prepare_poster(self.sources[index], self.size, mode=self.mode,
                                   max_pixels=self.max_pixels, draft=self.draft)
         except (OSError, ValueError, SyntaxError) as exc:
-            # Pillow raises these for unreadable or refused files; the worker thread
-            # must not raise, or tf.data would replace the reason with its own error.
+            # Pillow raises these for unreadable or refused files; one bad file must
+            # not cost the rest of its batch.
             self.failures[index] = describe_error(exc)
             return np.full((*self.size, 3), BLANK_VALUE, dtype=np.uint8)
 
+    def _load_batch(self, indices):
+        batch = np.empty((len(indices), *self.size, 3), dtype=np.uint8)
+        for row, index in enumerate(indices):
+            batch[row] = self._load(int(index))
+        return batch
+
+    def batches(self, indices=None):
+        """Yield the batches over ``indices`` (default: all), in order.
+
+        Yields
+        ------
+        ndarray of shape (batch, height, width, 3), dtype uint8
+        """
+        if indices is None:
+            indices = np.arange(len(self.sources))
+        chunks = (indices[start:start + self.batch_size]
+                  for start in range(0, len(indices), self.batch_size))
+        pending = collections.deque()
+        with ThreadPoolExecutor(self.n_threads, thread_name_prefix="skposter-decode") as pool:
+            try:
+                for chunk in itertools.islice(chunks, self.prefetch):
+                    pending.append(pool.submit(self._load_batch, chunk))
+                while pending:
+                    batch = pending.popleft().result()
+                    for chunk in itertools.islice(chunks, 1):
+                        pending.append(pool.submit(self._load_batch, chunk))
+                    yield batch
+            finally:
+                # A consumer stopping early must not wait for batches it will not read.
+                for future in pending:
+                    future.cancel()
+
     def dataset(self, indices=None):
-        """Return the batched dataset over ``indices`` (default: all), in order.
+        """Return :meth:`batches` over ``indices`` as a ``tf.data.Dataset``, in order.
 
         Returns
         -------
@@ -108,17 +154,7 @@ class PosterStream:
         """
         import tensorflow as tf
 
-        if indices is None:
-            indices = np.arange(len(self.sources))
-        height, width = self.size
-
-        def load(index):
-            image = tf.numpy_function(self._load, [index], tf.uint8, stateful=False)
-            return tf.ensure_shape(image, (height, width, 3))
-
-        return (
-            tf.data.Dataset.from_tensor_slices(np.asarray(indices, dtype=np.int64))
-            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .batch(self.batch_size)
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        indices = np.arange(len(self.sources)) if indices is None else np.asarray(indices)
+        spec = tf.TensorSpec((None, *self.size, 3), tf.uint8)
+        return tf.data.Dataset.from_generator(lambda: self.batches(indices),
+                                              output_signature=spec)

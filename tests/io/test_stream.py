@@ -77,3 +77,37 @@ def test_unreadable_files_become_blanks_and_are_listed(tmp_path):
     assert "FileNotFoundError" in stream.failures[2]
     assert (batch[1] == BLANK_VALUE).all() and (batch[2] == BLANK_VALUE).all()
     np.testing.assert_array_equal(batch[0], prepare_poster(decode_poster(good), (10, 10)))
+
+
+def test_batches_are_numpy_in_order_and_decoded_a_bounded_distance_ahead(monkeypatch):
+    images = [np.full((12, 12, 3), i, dtype=np.uint8) for i in range(40)]
+    stream = PosterStream(images, (8, 8), batch_size=4, n_threads=2, prefetch=3)
+    decoded = []
+    original = PosterStream._load_batch
+
+    def counting(self, indices):
+        decoded.append(len(indices))
+        return original(self, indices)
+
+    monkeypatch.setattr(PosterStream, "_load_batch", counting)
+    batches = stream.batches(np.arange(40)[::-1])
+    first = next(batches)
+    assert isinstance(first, np.ndarray) and first.dtype == np.uint8
+    np.testing.assert_array_equal(first[:, 0, 0, 0], [39, 38, 37, 36])
+    # Memory stays flat: the one being read, and at most `prefetch` more.
+    assert len(decoded) <= 4
+    rest = np.concatenate(list(batches))[:, 0, 0, 0]
+    np.testing.assert_array_equal(rest, np.arange(36)[::-1])
+
+
+def test_a_consumer_stopping_early_does_not_decode_the_rest(monkeypatch):
+    images = [np.zeros((8, 8, 3), dtype=np.uint8)] * 100
+    stream = PosterStream(images, (8, 8), batch_size=2, n_threads=1, prefetch=2)
+    decoded = []
+    original = PosterStream._load_batch
+    monkeypatch.setattr(PosterStream, "_load_batch",
+                        lambda self, indices: decoded.append(1) or original(self, indices))
+    batches = stream.batches()
+    next(batches)
+    batches.close()
+    assert len(decoded) <= 3

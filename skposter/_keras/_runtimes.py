@@ -1,0 +1,322 @@
+"""Where a frozen backbone's forward pass runs: TensorFlow, or OpenVINO on a CPU.
+
+On a CPU, OpenVINO runs the same network about twice as fast as TensorFlow, with
+features equal within float32 rounding (``INFERENCE_PRECISION_HINT="f32"``; OpenVINO's
+own default on CPUs with bfloat16 units would be bfloat16, a few percent off, so
+bfloat16 is only ever an explicit request). The network converted for OpenVINO is the
+whole forward pass, uint8 pixels in (the backbone's preprocessing included) and pooled
+features out, so both runtimes take the same batches.
+
+A conversion takes seconds, so it is stored in the user cache (see
+:func:`skposter._utils._cache.user_cache_dir`), keyed by everything that defines the
+network, and reused by every later process: a worker then never builds the Keras
+model. It is written to a temporary folder renamed into place, and checked when read
+(size and checksum of the weights file): a damaged one is converted again.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+
+from .._utils._cache import user_cache_dir
+from ..exceptions import RuntimeFallbackWarning
+
+#: Values of a ``runtime`` parameter.
+RUNTIMES = ("auto", "tensorflow", "openvino")
+
+#: Bumped when the conversion changes, so stored conversions are not reused.
+CONVERSION_VERSION = 1
+
+_OPENVINO_PRECISION = {"float32": "f32", "mixed_bfloat16": "bf16"}
+_WARNED = threading.Event()
+
+
+def openvino_available():
+    """Whether OpenVINO (the ``fast`` extra) can be imported."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_runtime(runtime, plan, *, loading=False):
+    """The runtime a backbone runs on: ``"tensorflow"`` or ``"openvino"``.
+
+    Parameters
+    ----------
+    runtime : {"auto", "tensorflow", "openvino"}
+        ``"auto"`` takes OpenVINO on a CPU when it is installed and can compute in the
+        plan's precision, else TensorFlow (saying why once per process when OpenVINO
+        is missing); a GPU plan always stays on TensorFlow.
+    plan : DevicePlan
+        Where the model runs and in what precision.
+    loading : bool, default=False
+        A fitted model arriving on this machine: an ``"openvino"`` request it cannot
+        meet falls back to TensorFlow with a warning instead of raising, so a model
+        file loads anywhere.
+
+    Returns
+    -------
+    str
+    """
+    if runtime == "tensorflow":
+        return "tensorflow"
+    problem = _openvino_problem(plan)
+    if problem is None:
+        return "openvino"
+    if runtime == "openvino" and not loading:
+        if not openvino_available():
+            raise ImportError(f"runtime='openvino' {problem}")
+        raise ValueError(f"runtime='openvino' {problem}")
+    if runtime == "openvino" or (not _WARNED.is_set() and not openvino_available()):
+        _WARNED.set()
+        warnings.warn(f"runtime={runtime!r}: {problem} The backbone runs on TensorFlow, "
+                      "about half as fast on a CPU.", RuntimeFallbackWarning, stacklevel=3)
+    return "tensorflow"
+
+
+def _openvino_problem(plan):
+    """Why OpenVINO cannot run ``plan``, or None."""
+    if plan.uses_gpu:
+        return "runs on the CPU, and this model is planned on a GPU."
+    if plan.dtype_policy not in _OPENVINO_PRECISION:
+        return (f"computes in float32 or bfloat16 (precision='mixed_bfloat16'), not "
+                f"{plan.dtype_policy}.")
+    if not openvino_available():
+        return "needs OpenVINO, which is not installed: pip install 'skposter[fast]'."
+    return None
+
+
+class TensorFlowForward:
+    """A built backbone and its compiled TensorFlow forward pass over uint8 batches."""
+
+    def __init__(self, model, preprocess_input, size, plan, strategy):
+        import tensorflow as tf
+
+        self.model = model
+        self.plan = plan
+        self.strategy = strategy
+        self.n_features = int(model.output_shape[-1])
+
+        def forward(batch):
+            images = preprocess_input(tf.cast(batch, tf.float32))
+            return tf.cast(model(images, training=False), tf.float32)
+
+        spec = tf.TensorSpec((None, *size, 3), tf.uint8)
+        self.forward = tf.function(forward, input_signature=[spec], autograph=False)
+
+        def distributed_forward(batch):
+            # gather concatenates the replicas' shares in order: the batch's own order.
+            return strategy.gather(strategy.run(forward, args=(batch,)), axis=0)
+
+        # strategy.run must be traced in a tf.function to receive per-replica batches.
+        self.distributed_forward = tf.function(distributed_forward, autograph=False)
+
+    @classmethod
+    def build(cls, backbone, weights, size, pooling, plan):
+        strategy = plan.strategy()
+        with plan.building(strategy):
+            model = backbone.build((*size, 3), weights=weights, pooling=pooling)
+        return cls(model, backbone.preprocess_input, size, plan, strategy)
+
+    def __call__(self, batch):
+        """Features of one uint8 batch, as a float32 numpy array."""
+        import tensorflow as tf
+
+        if len(self.plan.devices) == 1:
+            with tf.device(self.plan.devices[0]):
+                return self.forward(batch).numpy()
+        return self.distributed_forward(self._shard(batch))[: len(batch)].numpy()
+
+    def _shard(self, batch):
+        """Split a batch into equal contiguous parts, one per replica, in order.
+
+        The batch is padded (its last poster repeated) to a multiple of the replica
+        count: a replica given no rows makes some Keras layers fail.
+        """
+        import tensorflow as tf
+
+        batch = tf.convert_to_tensor(batch)
+        replicas = self.strategy.num_replicas_in_sync
+        size = -(-len(batch) // replicas)
+        padded = tf.concat([batch, tf.repeat(batch[-1:], size * replicas - len(batch), 0)], 0)
+        return self.strategy.experimental_distribute_values_from_function(
+            lambda context: padded[context.replica_id_in_sync_group * size:][:size])
+
+
+class OpenVINOForward:
+    """The forward pass compiled by OpenVINO for the CPU, over uint8 batches.
+
+    Parameters
+    ----------
+    network : openvino.Model
+        The converted forward pass (uint8 batch in, features out).
+    precision : {"float32", "mixed_bfloat16"}
+        ``"float32"`` computes exactly in float32; ``"mixed_bfloat16"`` lets OpenVINO
+        compute in bfloat16 where the CPU has bfloat16 units (faster, features a few
+        percent off).
+    model : keras.Model, default=None
+        The Keras model converted in this process, if it was.
+    """
+
+    def __init__(self, network, precision, model=None):
+        import openvino as ov
+
+        self.model = model
+        self.n_features = int(network.outputs[0].get_partial_shape()[-1].get_length())
+        self.compiled = ov.Core().compile_model(network, "CPU", {
+            "INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[precision],
+            "PERFORMANCE_HINT": "LATENCY",
+        })
+        # An infer request runs one batch at a time: one per thread sharing the model.
+        self._requests = threading.local()
+
+    @classmethod
+    def build(cls, backbone, weights, size, pooling, plan, *, key=None):
+        """Convert ``backbone`` (or read its stored conversion) and compile it.
+
+        ``key`` names the stored conversion; None (random weights, which differ at
+        every build) converts in memory without storing.
+        """
+        built = []
+
+        def convert():
+            built.append(_float32_forward(backbone, weights, size, pooling))
+            return _convert(built[0])
+
+        network = convert() if key is None else load_conversion(key, convert)
+        return cls(network, plan.dtype_policy, built[0].model if built else None)
+
+    def __call__(self, batch):
+        """Features of one uint8 batch, as a float32 numpy array."""
+        import numpy as np
+
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self.compiled.create_infer_request()
+        # The output buffer belongs to the request and is reused by the next call.
+        return request.infer(np.asarray(batch))[0].copy()
+
+
+def _float32_forward(backbone, weights, size, pooling):
+    from ._device import DevicePlan
+
+    return TensorFlowForward.build(backbone, weights, size, pooling,
+                                   DevicePlan(devices=("/CPU:0",), dtype_policy="float32"))
+
+
+def _convert(forward):
+    import openvino as ov
+
+    return ov.convert_model(forward.forward)
+
+
+def conversion_key(backbone, weights_id, size, pooling):
+    """Name of a stored conversion: a hash of everything that defines the network.
+
+    Parameters
+    ----------
+    backbone : str
+        Registry name.
+    weights_id : str
+        ``"imagenet"`` or ``"file:<content hash>"``.
+    size : tuple of int
+    pooling : str
+
+    Returns
+    -------
+    str
+    """
+    import keras
+    import openvino as ov
+
+    if weights_id == "imagenet" and backbone.startswith("efficientnet_lite"):
+        from ._efficientnet_lite import imagenet_weights_path
+
+        # Named by the upstream file's hash and the weight conversion's version.
+        weights_id = imagenet_weights_path(backbone).name
+    fields = {"backbone": backbone, "weights": weights_id, "input_size": list(size),
+              "pooling": pooling, "openvino": ov.get_version(), "keras": keras.__version__,
+              "version": CONVERSION_VERSION}
+    text = json.dumps(fields, sort_keys=True)
+    return f"{backbone}-{hashlib.blake2b(text.encode(), digest_size=12).hexdigest()}"
+
+
+def load_conversion(key, convert):
+    """The stored network named ``key``; converted with ``convert()`` and stored if absent.
+
+    A stored conversion whose files are missing or fail their checks is converted
+    again and replaces it. Two processes converting at once both succeed; one of
+    the two results is kept.
+    """
+    import openvino as ov
+
+    folder = user_cache_dir() / "openvino" / key
+    network = _read_checked(folder)
+    if network is not None:
+        return network
+    network = convert()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent)
+    try:
+        # compress_to_fp16 would round the stored weights to float16.
+        ov.save_model(network, os.path.join(temporary, "model.xml"), compress_to_fp16=False)
+        _write_manifest(temporary)
+        _replace_folder(temporary, folder)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return network
+
+
+def _read_checked(folder):
+    import openvino as ov
+
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest != _manifest(folder):
+            return None
+        return ov.Core().read_model(str(folder / "model.xml"))
+    except (OSError, ValueError, RuntimeError):
+        return None
+
+
+def _manifest(folder):
+    files = {}
+    for name in ("model.xml", "model.bin"):
+        digest = hashlib.blake2b(digest_size=16)
+        with open(os.path.join(folder, name), "rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+        files[name] = digest.hexdigest()
+    return {"files": files}
+
+
+def _write_manifest(folder):
+    path = os.path.join(folder, "manifest.json")
+    with open(path, "w") as file:
+        json.dump(_manifest(folder), file)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _replace_folder(source, target):
+    """Rename ``source`` to ``target``; a damaged ``target`` is moved aside first."""
+    try:
+        os.rename(source, target)
+        return
+    except OSError:
+        if _read_checked(target) is not None:  # another process stored it meanwhile
+            return
+    aside = tempfile.mkdtemp(prefix=f".{target.name}-damaged-", dir=target.parent)
+    try:
+        os.replace(target, os.path.join(aside, "old"))
+        os.rename(source, target)
+    except OSError:
+        pass  # a concurrent writer replaced it first: theirs is as good
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
