@@ -8,6 +8,7 @@ PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>skposter: genres of a poster</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --ink: #1d2330; --muted: #667085; --line: #e4e7ec; --accent: #3451b2;
           --accent-soft: #dfe6fb; --bad: #b42318; --bad-soft: #fef3f2; }
