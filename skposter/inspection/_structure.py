@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils._images import check_size
@@ -120,7 +120,7 @@ def read_structure(model):
         ct, i = steps[i], i + 1
         check_is_fitted(ct)
         poster_name, poster_part, column = _poster_transformer(ct)
-        inner = _flatten(poster_part) if poster_part != "passthrough" else []
+        inner = [] if _is_passthrough(poster_part) else _flatten(poster_part)
         chain.column = column
         j = _read_loading(inner, 0, chain)
         if inner[j:] and len(inner[j:]) == 1 and isinstance(inner[j], CNNFeatureExtractor):
@@ -172,12 +172,17 @@ def _poster_transformer(ct):
     for name, part, columns in ct.transformers_:
         if part == "drop" or name == "remainder":
             continue
-        inner = [part] if part == "passthrough" else _flatten(part)
-        reads_posters = part == "passthrough" or any(
-            isinstance(s, (CNNFeatureExtractor, PosterLoader)) for s in inner)
+        reads_posters = _is_passthrough(part) or any(
+            isinstance(s, (CNNFeatureExtractor, PosterLoader)) for s in _flatten(part))
         if reads_posters and len(np.atleast_1d(columns)) == 1:
             return name, part, np.atleast_1d(columns)[0]
     raise TypeError(f"{SUPPORTED}; this ColumnTransformer has no poster column part.")
+
+
+def _is_passthrough(part):
+    # A fitted ColumnTransformer holds "passthrough" as an identity FunctionTransformer.
+    return isinstance(part, str) and part == "passthrough" or (
+        isinstance(part, FunctionTransformer) and part.func is None)
 
 
 def _has_output(ct, name):
