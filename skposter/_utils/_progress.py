@@ -75,8 +75,10 @@ def set_verbosity(model, verbose):
                 visit(item)
         elif isinstance(value, BaseEstimator) and id(value) not in seen:
             seen.add(id(value))
+            # Parameter names from the signature: a model saved before its class
+            # took ``verbose`` has no such attribute for get_params to read.
             if (type(value).__module__.startswith("skposter.")
-                    and "verbose" in value.get_params(deep=False)):
+                    and "verbose" in value._get_param_names()):
                 value.verbose = verbose
             for item in vars(value).values():
                 visit(item)

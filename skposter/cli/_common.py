@@ -1,15 +1,57 @@
-"""Steps shared by the subcommands: model input frames, genre names, report files."""
+"""Steps shared by the subcommands: output flags, model input frames, genre names, reports."""
 
+import argparse
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from tqdm.auto import tqdm
 
 from ..datasets import load_posters, split_by_id
 from ..metrics import write_report
 from ._models import POSTER_COLUMN
+
+#: ``args.verbosity`` of ``--quiet``, of neither flag, and of ``--verbose``.
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+
+
+def common_parser():
+    """The options every command takes, ``--quiet`` and ``--verbose``, as a parent parser.
+
+    Give it to a command's parser, ``commands.add_parser(name, parents=[common_parser()])``;
+    the command then reads ``args.verbosity``: :data:`QUIET`, :data:`NORMAL` or
+    :data:`VERBOSE`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    flags = parser.add_mutually_exclusive_group()
+    flags.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=QUIET,
+                       default=NORMAL,
+                       help="print only the result (report, predictions, model file) and "
+                            "the warnings and errors; no progress")
+    flags.add_argument("-v", "--verbose", dest="verbosity", action="store_const",
+                       const=VERBOSE,
+                       help="also print the log lines of skposter and the libraries it "
+                            "uses, TensorFlow's included (hidden by default)")
+    return parser
+
+
+def stage(args, message):
+    """A progress line on standard error, between progress bars; none with ``--quiet``."""
+    if args.verbosity >= NORMAL:
+        tqdm.write(message, file=sys.stderr)
+
+
+def say(args, message=""):
+    """A line of standard output that is not the result; none with ``--quiet``."""
+    if args.verbosity >= NORMAL:
+        print(message)
 
 
 def model_input(paths, ids=None, metadata=None, *, allow_no_rows=False):

@@ -12,13 +12,14 @@ from ..metrics import genre_report
 from ..multilabel import GenreThresholdClassifier, PerGenreClassifier
 from ..preprocessing import RGBStatsExtractor
 from ._common import (
-    add_labels_argument, decision_thresholds, print_written, save_report, scores_and_genres,
+    add_labels_argument, common_parser, decision_thresholds, print_written, save_report, say,
+    scores_and_genres, stage,
 )
 
 
 def add_demo_parser(commands):
     parser = commands.add_parser(
-        "demo",
+        "demo", parents=[common_parser()],
         help="train and evaluate on synthetic posters (or --data DIR) and print the report",
         description=(
             "Fit colour statistics plus a per-genre logistic regression, with genre "
@@ -45,13 +46,15 @@ def add_demo_parser(commands):
 
 def run_demo(args):
     if args.data is None:
+        stage(args, f"drawing {args.n_samples} synthetic posters")
         data = make_posters(n_samples=args.n_samples, random_state=args.random_state)
         X, source = data.images, f"{args.n_samples} synthetic posters"
         steps = []
     else:
+        stage(args, f"reading the poster table of {args.data}")
         data = load_posters(args.data, labels=args.labels)
         X, source = data.paths, f"{len(data.paths)} posters from {args.data}"
-        steps = [PosterLoader(n_jobs=args.n_jobs, verbose=1)]
+        steps = [PosterLoader(n_jobs=args.n_jobs, verbose=args.verbosity)]
     train, test = split_by_id(data.ids)
     model = make_pipeline(
         *steps,
@@ -59,15 +62,18 @@ def run_demo(args):
         StandardScaler(),
         # Thresholds tuned for micro-F1 on inner folds: balanced per-genre models
         # cut at 0.5 give posters far more genres than they have.
-        GenreThresholdClassifier(PerGenreClassifier(LogisticRegression(max_iter=1000)),
-                                 cv=3, at_least_one=True, random_state=args.random_state),
+        GenreThresholdClassifier(
+            PerGenreClassifier(LogisticRegression(max_iter=1000), verbose=args.verbosity),
+            cv=3, at_least_one=True, random_state=args.random_state, verbose=args.verbosity),
     )
-    print(f"skposter demo: {source}, {len(data.target_names)} genres, "
-          f"{len(train)} for training, {len(test)} held out")
+    say(args, f"skposter demo: {source}, {len(data.target_names)} genres, "
+              f"{len(train)} for training, {len(test)} held out")
     start = time.perf_counter()
+    stage(args, "fitting the model")
     model.fit(X[train], data.target[train])
+    stage(args, f"predicting the genres of the {len(test)} held-out posters")
     score, predicted = scores_and_genres(model, X[test])
-    print(f"fitted and predicted in {time.perf_counter() - start:.1f} s\n")
+    say(args, f"fitted and predicted in {time.perf_counter() - start:.1f} s\n")
     thresholds = decision_thresholds(model)
     report = genre_report(
         data.target[test], score, y_pred=predicted, target_names=data.target_names,
@@ -77,6 +83,7 @@ def run_demo(args):
     print(f"\nmacro average precision: {report.summary.loc['model', 'macro_ap']:.3f} "
           f"(label prior: {report.summary.loc['prior', 'macro_ap']:.3f})")
     if args.report_dir is not None:
+        stage(args, f"writing the report to {args.report_dir}")
         files = save_report(report, args.report_dir, y_true=data.target[test], y_score=score,
                             title=f"skposter demo: {source}", **thresholds)
         print_written(files)

@@ -3,16 +3,17 @@
 import warnings
 
 from .. import load
+from .._utils._progress import set_verbosity
 from ..metrics import genre_report
 from ._common import (
-    add_labels_argument, decision_thresholds, genre_names, load_part, metadata_columns,
-    model_input, print_written, save_report, scores_and_genres,
+    add_labels_argument, common_parser, decision_thresholds, genre_names, load_part,
+    metadata_columns, model_input, print_written, save_report, say, scores_and_genres, stage,
 )
 
 
 def add_evaluate_parser(commands):
     parser = commands.add_parser(
-        "evaluate",
+        "evaluate", parents=[common_parser()],
         help="score a saved model on a poster folder; write CSV, markdown and plots",
         description=(
             "Score a model saved by 'skposter train' (only load files you trust: "
@@ -37,13 +38,16 @@ def add_evaluate_parser(commands):
 
 
 def run_evaluate(args):
-    model = load(args.model)
+    stage(args, f"loading the model {args.model}")
+    model = set_verbosity(load(args.model), args.verbosity)
+    stage(args, f"reading the poster table of {args.data}")
     data, rows, train = load_part(args.data, "all" if args.all else "test", args.labels)
     needed = metadata_columns(model)
     if needed and data.metadata is None:
         raise FileNotFoundError(f"{args.model} reads metadata but {args.data} has no "
                                 "metadata.csv.")
     X = model_input(data.paths[rows], data.ids[rows], data.metadata if needed else None)
+    stage(args, f"predicting the genres of {len(rows)} posters")
     scores, predicted = scores_and_genres(model, X)
     names = genre_names(model, scores.shape[1], default=data.target_names)
     missing = [name for name in names if name not in data.frame.columns]
@@ -57,7 +61,8 @@ def run_evaluate(args):
                       "the report leaves them out.", UserWarning, stacklevel=2)
     target = data.frame[names].to_numpy(dtype=int)
     part = "every poster" if args.all else "the test part"
-    print(f"skposter evaluate: {args.model} on {len(rows)} posters of {args.data} ({part})\n")
+    say(args, f"skposter evaluate: {args.model} on {len(rows)} posters of {args.data} "
+              f"({part})\n")
     thresholds = decision_thresholds(model)
     report = genre_report(
         target[rows], scores, y_pred=predicted, target_names=names,
@@ -67,6 +72,7 @@ def run_evaluate(args):
     print(report)
     print(f"\nmacro average precision: {report.summary.loc['model', 'macro_ap']:.3f} "
           f"(label prior: {report.summary.loc['prior', 'macro_ap']:.3f})")
+    stage(args, f"writing the report to {args.report_dir}")
     files = save_report(report, args.report_dir, y_true=target[rows], y_score=scores,
                         title=f"{args.model} on {args.data} ({part})", **thresholds)
     print_written(files)

@@ -9,12 +9,12 @@ from pathlib import Path
 from .._utils._cache import user_cache_dir
 from ..datasets import load_posters
 from ..features import BACKBONES, CNNFeatureExtractor
-from ._common import add_labels_argument
+from ._common import VERBOSE, add_labels_argument, common_parser, say, stage
 
 
 def add_extract_parser(commands):
     parser = commands.add_parser(
-        "extract",
+        "extract", parents=[common_parser()],
         help="compute CNN features of a poster folder into the cache, on a Dask cluster",
         description=(
             "Compute the pretrained-CNN features of every poster of a folder into a "
@@ -67,6 +67,7 @@ def run_extract(args):
               "pip install 'skposter[dask]'", file=sys.stderr)
         raise SystemExit(1) from None
 
+    stage(args, f"reading the poster table of {args.data}")
     data = load_posters(args.data, labels=args.labels)
     # Workers resolve paths themselves: give them absolute ones.
     paths = [os.path.abspath(p) for p in data.paths]
@@ -75,16 +76,20 @@ def run_extract(args):
 
     cluster = None
     if args.scheduler:
+        stage(args, f"connecting to the Dask scheduler at {args.scheduler}")
         client = Client(args.scheduler)
         where = f"the cluster at {args.scheduler}"
     else:
-        cluster = local_cluster(args.n_workers, silence_logs=logging.ERROR)
+        stage(args, "starting a local Dask cluster")
+        logs = logging.INFO if args.verbosity >= VERBOSE else logging.ERROR
+        cluster = local_cluster(args.n_workers, silence_logs=logs)
         client = Client(cluster)
         where = "a local cluster"
     try:
         n_workers = len(client.scheduler_info()["workers"])
-        print(f"skposter extract: {args.backbone} features of {len(paths)} posters on {where} "
-              f"({n_workers} workers) into {cache}")
+        say(args, f"skposter extract: {args.backbone} features of {len(paths)} posters on "
+                  f"{where} ({n_workers} workers) into {cache}")
+        stage(args, f"computing the features, {args.partition_size} posters per task")
         start = time.perf_counter()
         done = fill_cache(paths, extractor, client=client, partition_size=args.partition_size)
         elapsed = time.perf_counter() - start
@@ -95,7 +100,7 @@ def run_extract(args):
     print(f"{done} posters in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.1f} posters/s, "
           "including the workers' model builds)")
     if cache != user_cache_dir():
-        print(f"next: SKPOSTER_CACHE_DIR={cache} skposter train --data {args.data} "
-              "--model cnn-features --out MODEL")
+        say(args, f"next: SKPOSTER_CACHE_DIR={cache} skposter train --data {args.data} "
+                  "--model cnn-features --out MODEL")
     else:
-        print(f"next: skposter train --data {args.data} --model cnn-features --out MODEL")
+        say(args, f"next: skposter train --data {args.data} --model cnn-features --out MODEL")

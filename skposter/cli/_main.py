@@ -1,9 +1,15 @@
 """Argument parsing and error reporting for the ``skposter`` command."""
 
 import argparse
+import logging
 import sys
 import warnings
+from contextlib import contextmanager
 
+from tqdm.auto import tqdm
+
+from .._utils._quiet import native_stderr_silenced
+from ._common import NORMAL, VERBOSE
 from ._demo import add_demo_parser
 from ._evaluate import add_evaluate_parser
 from ._extract import add_extract_parser
@@ -32,7 +38,9 @@ def build_parser():
 def main(argv=None):
     """Run the ``skposter`` command; return its exit code."""
     args = build_parser().parse_args(argv)
-    with warnings.catch_warnings():
+    # A command registered without common_parser() runs at the default verbosity.
+    args.verbosity = getattr(args, "verbosity", NORMAL)
+    with _output(args.verbosity), warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         try:
             args.run(args)
@@ -42,11 +50,31 @@ def main(argv=None):
     return 0
 
 
+@contextmanager
+def _output(verbosity):
+    """Library log lines for ``--verbose``; else TensorFlow's native log lines hidden."""
+    if verbosity < VERBOSE:
+        with native_stderr_silenced():
+            yield
+        return
+    root = logging.getLogger()
+    handler, level = logging.StreamHandler(sys.stderr), root.level
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
 def _one_line(exc):
     # Some errors (e.g. PosterReadError) list one file per line.
     return " ".join(line.strip() for line in str(exc).splitlines())
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    # A terminal user needs the message, not the library line that raised it.
-    print(f"skposter: {category.__name__}: {_one_line(message)}", file=sys.stderr)
+    # A terminal user needs the message, not the library line that raised it; written
+    # through tqdm so that it does not land in the middle of a progress bar.
+    tqdm.write(f"skposter: {category.__name__}: {_one_line(message)}", file=sys.stderr)

@@ -86,18 +86,19 @@ def metadata_features(metadata_columns):
     )
 
 
-def with_thresholds(model, random_state):
+def with_thresholds(model, random_state, verbose=0):
     """Per-genre thresholds tuned jointly for micro-F1 on 3 inner folds; no empty poster.
 
     Balanced per-genre models put many genres above 0.5; tuned thresholds make the
     predicted genre sets usable, and every poster gets at least its closest genre.
     """
     return GenreThresholdClassifier(model, scoring="micro_f1", cv=3, at_least_one=True,
-                                    random_state=random_state)
+                                    random_state=random_state, verbose=verbose)
 
 
-def _logistic(random_state, C=1.0):
-    return PerGenreClassifier(LogisticRegression(C=C, max_iter=2000, random_state=random_state))
+def _logistic(random_state, C=1.0, verbose=0):
+    return PerGenreClassifier(LogisticRegression(C=C, max_iter=2000, random_state=random_state),
+                              verbose=verbose)
 
 
 def _lite0_features(verbose):
@@ -112,8 +113,8 @@ def colour(*, metadata_columns=(), n_jobs=None, random_state=None, verbose=0):
                             RGBStatsExtractor())
     return with_thresholds(make_pipeline(
         posters_and_metadata(posters, metadata_columns), StandardScaler(),
-        _logistic(random_state),
-    ), random_state)
+        _logistic(random_state, verbose=verbose),
+    ), random_state, verbose)
 
 
 @register("cnn-features", "EfficientNet-Lite0 ImageNet features + one logistic regression "
@@ -122,8 +123,8 @@ def cnn_features(*, metadata_columns=(), n_jobs=None, random_state=None, verbose
     """Lite0 features (+ metadata) -> scaler -> per-genre logistic regression."""
     return with_thresholds(make_pipeline(
         posters_and_metadata(_lite0_features(verbose), metadata_columns), StandardScaler(),
-        _logistic(random_state, C=0.003),
-    ), random_state)
+        _logistic(random_state, C=0.003, verbose=verbose),
+    ), random_state, verbose)
 
 
 @register("stack", "stacking of a Lite0 poster model with metadata RandomForest and "
@@ -133,19 +134,20 @@ def stack(*, metadata_columns=(), n_jobs=None, random_state=None, verbose=0):
     if not metadata_columns:
         raise ValueError("the stack model combines posters with metadata: add --metadata.")
     poster = make_pipeline(posters_and_metadata(_lite0_features(verbose), ()), StandardScaler(),
-                           _logistic(random_state, C=0.003))
+                           _logistic(random_state, C=0.003, verbose=verbose))
     numbers = [c for c in metadata_columns if c not in IMDB_KEYWORDS]
     forest = make_pipeline(metadata_features(numbers), PerGenreClassifier(
         RandomForestClassifier(n_estimators=300, min_samples_leaf=3, n_jobs=n_jobs,
-                               random_state=random_state)))
+                               random_state=random_state), verbose=verbose))
     bases = [("poster", poster), ("metadata", forest)]
     keywords = [c for c in metadata_columns if c in IMDB_KEYWORDS]
     if keywords:
         bases.append(("keywords", make_pipeline(metadata_features(keywords),
-                                                _logistic(random_state, C=0.1))))
+                                                _logistic(random_state, C=0.1,
+                                                          verbose=verbose))))
     # The stack tunes its own thresholds on its meta-models' out-of-fold probabilities.
     return GenreStackingClassifier(bases, scoring="micro_f1", at_least_one=True, cv=5,
-                                   random_state=random_state)
+                                   random_state=random_state, verbose=verbose)
 
 
 @register("keras", "EfficientNet-Lite0 frozen + a trained head (KerasPosterClassifier "
@@ -160,4 +162,4 @@ def keras(*, metadata_columns=(), n_jobs=None, random_state=None, verbose=0):
                                     random_state=random_state, verbose=verbose)
     # The column selection keeps metadata-free frames and path lists alike.
     columns = ColumnTransformer([("poster", "passthrough", [POSTER_COLUMN])])
-    return with_thresholds(make_pipeline(columns, network), random_state)
+    return with_thresholds(make_pipeline(columns, network), random_state, verbose)

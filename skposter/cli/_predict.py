@@ -6,14 +6,17 @@ import numpy as np
 
 from .. import load
 from ..datasets._posters import read_table
+from .._utils._progress import set_verbosity
 from ..exceptions import PosterReadError
-from ._common import genre_names, metadata_columns, model_input, scores_and_genres
+from ._common import (
+    common_parser, genre_names, metadata_columns, model_input, scores_and_genres, stage,
+)
 from ._models import POSTER_COLUMN
 
 
 def add_predict_parser(commands):
     parser = commands.add_parser(
-        "predict",
+        "predict", parents=[common_parser()],
         help="print each poster's genres with their probabilities",
         description=(
             "Load a model saved by 'skposter train' (only load files you trust: "
@@ -36,7 +39,8 @@ def add_predict_parser(commands):
 
 
 def run_predict(args):
-    model = load(args.model)
+    stage(args, f"loading the model {args.model}")
+    model = set_verbosity(load(args.model), args.verbosity)
     needed = metadata_columns(model)
     metadata = None
     if needed:
@@ -45,6 +49,7 @@ def run_predict(args):
         metadata = read_table(args.metadata, dtype={"Id": str})
     ids = [Path(p).stem for p in args.posters]
     X = model_input(args.posters, ids, metadata, allow_no_rows=True)
+    stage(args, f"predicting the genres of {len(X)} posters")
     try:
         scores, predicted = scores_and_genres(model, X)
         unreadable = None

@@ -4,14 +4,14 @@ import time
 from pathlib import Path
 
 from .. import save
-from ._common import add_labels_argument, load_part, model_input
+from ._common import add_labels_argument, common_parser, load_part, model_input, say, stage
 from ._models import MODELS, build_model
 
 
 def add_train_parser(commands):
     kinds = "; ".join(f"{name}: {help}" for name, (_, help) in MODELS.items())
     parser = commands.add_parser(
-        "train",
+        "train", parents=[common_parser()],
         help="fit a model on a poster folder and save it to a file",
         description=(
             "Fit a model on the train part of a poster folder (about 80 % of the "
@@ -49,6 +49,7 @@ def run_train(args):
     # Fitting can take minutes: refuse an unwritable destination before, not after.
     if not Path(args.out).parent.is_dir():
         raise FileNotFoundError(f"the folder of --out {args.out} does not exist.")
+    stage(args, f"reading the poster table of {args.data}")
     data, rows, _ = load_part(args.data, "all" if args.all else "train", args.labels)
     metadata = None
     if args.metadata:
@@ -59,15 +60,18 @@ def run_train(args):
     y = data.frame[data.target_names].iloc[rows]
     model = build_model(
         args.model, metadata_columns=list(X.columns[1:]), n_jobs=args.n_jobs,
-        random_state=args.random_state, verbose=1,
+        random_state=args.random_state, verbose=args.verbosity,
     )
     part = "every poster" if args.all else "the train part"
-    print(f"skposter train: {args.model} model on {len(rows)} of {len(data.ids)} posters "
-          f"({part}), {len(data.target_names)} genres"
-          + (f", {X.shape[1] - 1} metadata columns" if metadata is not None else ""))
+    say(args, f"skposter train: {args.model} model on {len(rows)} of {len(data.ids)} posters "
+              f"({part}), {len(data.target_names)} genres"
+              + (f", {X.shape[1] - 1} metadata columns" if metadata is not None else ""))
     start = time.perf_counter()
+    stage(args, f"fitting the {args.model} model")
     model.fit(X, y)
+    stage(args, f"saving the model to {args.out}")
     path = save(model, args.out, format=args.format)
     print(f"fitted in {time.perf_counter() - start:.1f} s; saved to {path}")
     if not args.all:
-        print(f"next: skposter evaluate --model {path} --data {args.data} --report-dir REPORT")
+        say(args, f"next: skposter evaluate --model {path} --data {args.data} "
+                  "--report-dir REPORT")

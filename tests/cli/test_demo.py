@@ -27,9 +27,13 @@ def test_demo_on_a_poster_folder(tmp_path, capsys):
 
 
 def test_errors_are_one_line_and_nonzero(tmp_path, capsys):
-    assert main(["demo", "--data", str(tmp_path / "nowhere")]) == 1
+    assert main(["demo", "--quiet", "--data", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("skposter demo: error:") and "nowhere" in err and "\n" not in err
+    # Without --quiet, the stage lines come first and the error is still one line.
+    assert main(["demo", "--data", str(tmp_path / "nowhere")]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("reading the poster table") and lines[-1] == err
 
 
 def test_installed_entry_point_help():
