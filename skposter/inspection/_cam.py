@@ -38,7 +38,8 @@ def linear_scores(structure, source, image, row):
     x = np.zeros(len(structure.scale))
     x[structure.poster_slice] = feature_map.mean(axis=(0, 1))
     for transformer, columns, where in structure.others:
-        x[where] = _part_features(transformer, columns, row)
+        if where.stop > where.start:
+            x[where] = _part_features(transformer, columns, row)
     z = structure.scale * x + structure.shift
     logits = structure.coef @ z + structure.intercept
     poster = structure.poster_slice
@@ -95,10 +96,8 @@ def _unpooled(name, weights_id, size):
 
 def _part_features(transformer, columns, row):
     """Features of one non-poster part of a ColumnTransformer for the row."""
-    if transformer == "drop":
-        return np.zeros(0)
-    values = row[columns] if row is not None else None
-    if transformer == "passthrough":
+    values = row[columns]
+    if isinstance(transformer, str) and transformer == "passthrough":
         return np.asarray(values, dtype=float).ravel()
     out = transformer.transform(values)
     if hasattr(out, "toarray"):

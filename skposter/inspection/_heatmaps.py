@@ -10,7 +10,7 @@ from ._poster import read_poster
 from ._structure import KerasModel, read_structure
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GenreHeatmap:
     """Where on a poster a model found one genre.
 
