@@ -19,7 +19,7 @@ from ._structure import SUPPORTED
 
 
 def gradcam_maps(structure, poster, *, genres, top):
-    """Grad-CAM heat maps of the genres asked for (see :func:`genre_heatmaps`)."""
+    """Grad-CAM heat maps of the genres asked for (see :func:`~skposter.inspection.genre_heatmaps`)."""
     import tensorflow as tf
 
     from ._heatmaps import GenreHeatmap, select_genres

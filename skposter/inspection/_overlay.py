@@ -38,7 +38,7 @@ def overlay_heatmap(image, heatmap, *, alpha=0.5):
     image : ndarray of shape (H, W, 3) or (H, W), dtype uint8
         The poster.
     heatmap : ndarray of shape (h, w)
-        Values in [0, 1] (others are clipped), e.g. :attr:`GenreHeatmap.heatmap`;
+        Values in [0, 1] (others are clipped), e.g. ``GenreHeatmap.heatmap``;
         resized bilinearly when its shape differs from the poster's.
     alpha : float, default=0.5
         Opacity of the hottest colour, in [0, 1].

@@ -13,11 +13,11 @@ def plot_genre_heatmaps(model, poster, genres=None, top=3, axes=None, *, alpha=0
     Parameters
     ----------
     model, poster, genres, top
-        As for :func:`genre_heatmaps`.
+        As for :func:`~skposter.inspection.genre_heatmaps`.
     axes : sequence of matplotlib.axes.Axes, default=None
         One for the poster and one per genre; a new figure, one row, when None.
     alpha : float, default=0.5
-        Opacity of the hottest colour, as for :func:`overlay_heatmap`.
+        Opacity of the hottest colour, as for :func:`~skposter.inspection.overlay_heatmap`.
 
     Returns
     -------
@@ -27,10 +27,10 @@ def plot_genre_heatmaps(model, poster, genres=None, top=3, axes=None, *, alpha=0
     image, _, _ = read_poster(poster, read_structure(model).chain, needs_row=False)
     if axes is None:
         height, width = image.shape[:2]
-        panel = 3.0
-        _, axes = _pyplot().subplots(
-            1, len(maps) + 1, figsize=(panel * width / height * (len(maps) + 1) + 0.5, panel + 0.6),
-            layout="constrained", squeeze=False)
+        panel = 3.0  # inches of poster height per panel
+        figsize = (panel * width / height * (len(maps) + 1) + 0.5, panel + 0.6)
+        _, axes = _pyplot().subplots(1, len(maps) + 1, figsize=figsize, layout="constrained",
+                                     squeeze=False)
         axes = axes[0]
     axes = list(axes)
     if len(axes) != len(maps) + 1:

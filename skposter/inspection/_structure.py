@@ -49,7 +49,7 @@ class PosterChain:
     resizers: list = field(default_factory=list)
 
     def resizes(self):
-        """``(size, mode)`` of every :class:`Resizer`, in order."""
+        """``(size, mode)`` of every Resizer, in order."""
         return [(check_size(r.size), r.mode) for r in self.resizers]
 
 
@@ -123,17 +123,18 @@ def read_structure(model):
         inner = [] if _is_passthrough(poster_part) else _flatten(poster_part)
         chain.column = column
         j = _read_loading(inner, 0, chain)
-        if inner[j:] and len(inner[j:]) == 1 and isinstance(inner[j], CNNFeatureExtractor):
+        if len(inner) == j + 1 and isinstance(inner[j], CNNFeatureExtractor):
             others = [(t, cols, ct.output_indices_[name])
                       for name, t, cols in ct.transformers_ if name != poster_name]
             return _linear(chain, inner[j], ct.output_indices_[poster_name], others,
                            steps[i:], model)
         if inner[j:] or len(ct.transformers_) > 1 and _has_output(ct, poster_name):
             raise TypeError(f"{SUPPORTED}; got {_describe(model)}.")
+        i = _read_loading(steps, i, chain)
     if i < len(steps) and isinstance(steps[i], KerasPosterClassifier) and i == len(steps) - 1:
         check_is_fitted(steps[i])
         return KerasModel(chain, steps[i])
-    if i < len(steps) and isinstance(steps[i], CNNFeatureExtractor) and chain.column is None:
+    if i < len(steps) and isinstance(steps[i], CNNFeatureExtractor):
         extractor = steps[i]
         check_is_fitted(extractor)
         return _linear(chain, extractor, slice(0, extractor.n_features_out_), [],

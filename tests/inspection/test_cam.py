@@ -1,10 +1,13 @@
 """Exact class activation maps of CNN features + linear per-genre models."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -203,3 +206,19 @@ def test_bad_posters_are_refused(linear_model):
         genre_heatmaps(linear_model, 3)
     with pytest.raises(ValueError, match="exactly one row"):
         genre_heatmaps(linear_model, pd.DataFrame({"poster": ["a.jpg", "b.jpg"]}))
+
+
+def test_a_reloaded_model_gives_the_same_maps(linear_model, posters):
+    # As skposter.save/load do: the extractor's network is rebuilt after unpickling.
+    reloaded = pickle.loads(pickle.dumps(linear_model))
+    for before, after in zip(genre_heatmaps(linear_model, posters.images[6]),
+                             genre_heatmaps(reloaded, posters.images[6])):
+        assert before.genre == after.genre
+        np.testing.assert_allclose(before.raw, after.raw, rtol=1e-5, atol=1e-6)
+
+
+def test_an_unfitted_model_is_refused(posters):
+    model = make_pipeline(CNNFeatureExtractor("mobilenet_v2", weights=None, input_size=32),
+                          StandardScaler(), PerGenreClassifier())
+    with pytest.raises(NotFittedError):
+        genre_heatmaps(model, posters.images[0])

@@ -1,5 +1,7 @@
 """Grad-CAM of KerasPosterClassifier networks."""
 
+import pickle
+
 import keras
 import numpy as np
 import pandas as pd
@@ -106,3 +108,12 @@ def test_cli_keras_model_form(tmp_path, posters, target):
     np.testing.assert_allclose([m.probability for m in maps],
                                np.sort(model.predict_proba(frame.iloc[[0]])[0])[::-1][:2],
                                atol=1e-5)
+
+
+def test_an_unpickled_network_gives_the_same_maps(gap_network, posters):
+    # Unpickling rebuilds the Keras network from its parameters and weights.
+    reloaded = pickle.loads(pickle.dumps(gap_network))
+    for before, after in zip(genre_heatmaps(gap_network, posters.images[2]),
+                             genre_heatmaps(reloaded, posters.images[2])):
+        assert before.genre == after.genre
+        np.testing.assert_allclose(before.raw, after.raw, rtol=1e-5, atol=1e-6)
