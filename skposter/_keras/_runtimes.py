@@ -172,6 +172,9 @@ class OpenVINOForward:
         self.compiled = ov.Core().compile_model(network, "CPU", {
             "INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[precision],
             "PERFORMANCE_HINT": "LATENCY",
+            # Pinned threads stall whenever another process (or skposter's own decoding
+            # threads) runs on their core: 30-40 % slower on a shared 2-core machine.
+            "ENABLE_CPU_PINNING": False,
         })
         # An infer request runs one batch at a time: one per thread sharing the model.
         self._requests = threading.local()
