@@ -28,7 +28,7 @@ def plot_genre_heatmaps(model, poster, genres=None, top=3, axes=None, *, alpha=0
     if axes is None:
         height, width = image.shape[:2]
         panel = 3.0  # inches of poster height per panel
-        figsize = (panel * width / height * (len(maps) + 1) + 0.5, panel + 0.6)
+        figsize = (panel * width / height * (len(maps) + 1) + 0.5, panel + 1.0)
         _, axes = _pyplot().subplots(1, len(maps) + 1, figsize=figsize, layout="constrained",
                                      squeeze=False)
         axes = axes[0]
