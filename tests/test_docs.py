@@ -96,6 +96,22 @@ def test_documented_constants_get_their_comment_as_docstring(skposter_api):
     assert scorers.startswith("One [`GenreScorer`][skposter.metrics._scorers.GenreScorer] per")
 
 
+# Documented elsewhere: the command's page is generated from its parser (cli.md), and
+# base holds the mixin giving estimators their link to these pages.
+NOT_API_PAGES = {"cli", "base"}
+
+
+def test_every_public_subpackage_has_an_api_page_in_the_nav():
+    package = DOCS.parent / "skposter"
+    names = {path.parent.name for path in package.glob("*/__init__.py")}
+    names |= {path.stem for path in package.glob("*.py")}
+    public = {name for name in names if not name.startswith("_")} - NOT_API_PAGES
+    nav = (DOCS.parent / "mkdocs.yml").read_text()
+    for name in sorted(public):
+        assert f"::: skposter.{name}\n" in (DOCS / "api" / f"{name}.md").read_text()
+        assert f"api/{name}.md" in nav
+
+
 def _parser_strings(parser):
     """Every subcommand and option string of ``parser``, recursively."""
     for action in parser._actions:
