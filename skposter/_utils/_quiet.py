@@ -24,7 +24,8 @@ def native_stderr_silenced():
     exceptions included.
 
     When ``sys.stderr`` is not descriptor 2 (a test capturing it, a notebook), it
-    is left as it is; descriptor 2 is still silenced.
+    is left as it is; descriptor 2 is still silenced. A logging handler made before
+    the block keeps the stream it was given, whose lines then go to the null device.
     """
     saved_env = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
