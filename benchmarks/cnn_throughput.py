@@ -53,7 +53,7 @@ def seed_way(paths, model):
 
 
 def ceiling(batches, runtime):
-    return [runtime.engine(batch) for batch in batches]
+    return list(runtime.engine.map(batches))
 
 
 def tensorflow_model():

@@ -362,8 +362,7 @@ class _Runtime:
 
     def run(self, batches):
         """Yield the features of each uint8 batch as numpy arrays, in order."""
-        for batch in batches:
-            yield self.engine(batch)
+        yield from self.engine.map(batches)
 
 
 _RUNTIME_LOCK = threading.Lock()

@@ -104,6 +104,16 @@ def test_openvino_features_equal_tensorflow_on_the_same_network(small_network):
     assert _relative_error(forward(batch), OpenVINOForward(network, "float32")(batch)) < 1e-4
 
 
+def test_openvino_runs_several_batches_at_once_in_order(small_network):
+    forward, network = small_network
+    engine = OpenVINOForward(network, "float32")
+    images = np.random.default_rng(1).integers(0, 256, (14, 32, 32, 3), dtype=np.uint8)
+    batches = [images[i:i + 4] for i in range(0, 14, 4)]
+    results = list(engine.map(iter(batches)))
+    assert [len(r) for r in results] == [4, 4, 4, 2]
+    np.testing.assert_allclose(np.concatenate(results), forward(images), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.slow
 @needs_openvino
 @pytest.mark.parametrize("name", sorted(BACKBONES))
