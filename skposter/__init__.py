@@ -27,32 +27,38 @@ _LAZY = {
     "distributed": ("extract_features", "fill_cache", "local_cluster"),
     "features": ("Backbone", "CNNFeatureExtractor", "DevicePlan", "get_backbone",
                  "plan_devices"),
+    "inspection": ("GenreHeatmap", "genre_heatmaps", "overlay_heatmap", "plot_genre_heatmaps"),
     "io": ("PosterStream", "prepare_poster"),
-    "metrics": ("GenreScorer", "genre_summary_scorer", "plot_genre_scores", "plot_history",
-                "plot_precision_recall", "plot_threshold_curves", "write_report"),
+    "metrics": ("GenreScorer", "calibration_table", "genre_summary_scorer", "plot_calibration",
+                "plot_genre_scores", "plot_history", "plot_precision_recall",
+                "plot_threshold_curves", "write_report"),
     "models": ("FocalLoss", "GenreBinaryCrossentropy", "KerasPosterClassifier", "SoftF1Loss",
                "balanced_genre_weights"),
     "preprocessing": ("make_metadata_preprocessor", "resize_image"),
+    "serve": ("PosterServer", "UploadError", "make_server", "poster_report"),
 }
 _LAZY_ORIGIN = {name: package for package, names in _LAZY.items() for name in names}
 
 # Subpackages reachable as attributes (``skposter.models``) without an import statement.
-_SUBPACKAGES = ("cli", "datasets", "distributed", "ensemble", "exceptions", "features", "io",
-                "metrics", "models", "multilabel", "preprocessing")
+_SUBPACKAGES = ("cli", "datasets", "distributed", "ensemble", "exceptions", "features",
+                "inspection", "io", "metrics", "models", "multilabel", "preprocessing", "serve")
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never run
     from .distributed import extract_features, fill_cache, local_cluster
     from .features import Backbone, CNNFeatureExtractor, DevicePlan, get_backbone, plan_devices
+    from .inspection import GenreHeatmap, genre_heatmaps, overlay_heatmap, plot_genre_heatmaps
     from .io import PosterStream, prepare_poster
     from .metrics import (
-        GenreScorer, genre_summary_scorer, plot_genre_scores, plot_history,
-        plot_precision_recall, plot_threshold_curves, write_report,
+        GenreScorer, calibration_table, genre_summary_scorer, plot_calibration,
+        plot_genre_scores, plot_history, plot_precision_recall, plot_threshold_curves,
+        write_report,
     )
     from .models import (
         FocalLoss, GenreBinaryCrossentropy, KerasPosterClassifier, SoftF1Loss,
         balanced_genre_weights,
     )
     from .preprocessing import make_metadata_preprocessor, resize_image
+    from .serve import PosterServer, UploadError, make_server, poster_report
 
 __all__ = sorted([
     "GenreReport",
