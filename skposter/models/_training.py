@@ -8,6 +8,7 @@ repeatable from one seed (:func:`draw_seed`, :func:`python_seed`).
 """
 
 import contextlib
+import math
 import numbers
 import random
 from dataclasses import dataclass
@@ -60,14 +61,18 @@ def train_epochs(model, data, epochs, initial_epoch, *, seed, callbacks, verbose
     dataset, steps = training_dataset(
         data.stream, data.train, data.y, data.sample_weight, epochs=epochs,
         initial_epoch=initial_epoch, seed=seed)
-    validation = None
+    validation = validation_steps = None
     if data.validation is not None:
         validation = evaluation_dataset(data.stream, data.validation, data.y,
                                         data.sample_weight)
+        # A tf.data pipeline's length is unknown to Keras: without the step count it
+        # warns "Your input ran out of data" at the end of every validation pass.
+        validation_steps = math.ceil(len(data.validation) / data.stream.batch_size)
     history = model.fit(
         dataset, epochs=initial_epoch + epochs, initial_epoch=initial_epoch,
-        steps_per_epoch=steps, validation_data=validation, shuffle=False,
-        verbose=verbose, callbacks=callbacks,
+        steps_per_epoch=steps, validation_data=validation,
+        validation_steps=validation_steps, shuffle=False, verbose=verbose,
+        callbacks=callbacks,
     )
     return {key: [float(v) for v in values] for key, values in history.history.items()}
 
