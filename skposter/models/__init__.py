@@ -1,19 +1,21 @@
-"""Networks trained on posters: :class:`KerasPosterClassifier`, its architectures and losses.
+"""Networks trained on posters: :class:`KerasPosterClassifier`, :class:`JointPosterClassifier`,
+their architectures and losses.
 
 The losses subclass Keras classes, so they load (with TensorFlow) on first access;
-importing the classifier alone loads neither.
+importing the classifiers alone loads neither.
 """
 
 import importlib
 
 from ._classifier import KerasPosterClassifier
+from ._joint import JointPosterClassifier
 from ._specs import ARCHITECTURES
 
 _LAZY = {name: "._losses" for name in
          ("FocalLoss", "GenreBinaryCrossentropy", "SoftF1Loss", "balanced_genre_weights")}
 
-__all__ = ["ARCHITECTURES", "FocalLoss", "GenreBinaryCrossentropy", "KerasPosterClassifier",
-           "SoftF1Loss", "balanced_genre_weights"]
+__all__ = ["ARCHITECTURES", "FocalLoss", "GenreBinaryCrossentropy", "JointPosterClassifier",
+           "KerasPosterClassifier", "SoftF1Loss", "balanced_genre_weights"]
 
 
 def __getattr__(name):
