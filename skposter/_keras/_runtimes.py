@@ -34,6 +34,7 @@ CONVERSION_VERSION = 1
 
 _OPENVINO_PRECISION = {"float32": "f32", "mixed_bfloat16": "bf16"}
 _WARNED = threading.Event()
+_MISSING = "needs OpenVINO, which is not installed: pip install 'skposter[fast]'."
 
 
 def openvino_available():
@@ -74,7 +75,8 @@ def resolve_runtime(runtime, plan, *, loading=False):
         if not openvino_available():
             raise ImportError(f"runtime='openvino' {problem}")
         raise ValueError(f"runtime='openvino' {problem}")
-    if runtime == "openvino" or (not _WARNED.is_set() and not openvino_available()):
+    # "auto" is silent about GPUs and float16, which OpenVINO is not for anyway.
+    if runtime == "openvino" or (problem == _MISSING and not _WARNED.is_set()):
         _WARNED.set()
         warnings.warn(f"runtime={runtime!r}: {problem} The backbone runs on TensorFlow, "
                       "about half as fast on a CPU.", RuntimeFallbackWarning, stacklevel=3)
@@ -89,7 +91,7 @@ def _openvino_problem(plan):
         return (f"computes in float32 or bfloat16 (precision='mixed_bfloat16'), not "
                 f"{plan.dtype_policy}.")
     if not openvino_available():
-        return "needs OpenVINO, which is not installed: pip install 'skposter[fast]'."
+        return _MISSING
     return None
 
 

@@ -57,6 +57,12 @@ def test_auto_falls_back_to_tensorflow_saying_so_once(without_openvino):
         assert resolve_runtime("auto", CPU) == "tensorflow"
 
 
+def test_auto_is_silent_about_float16_without_openvino(without_openvino):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_runtime("auto", DevicePlan(("/CPU:0",), "mixed_float16")) == "tensorflow"
+
+
 def test_an_explicit_openvino_request_without_openvino_fails_at_fit(without_openvino):
     with pytest.raises(ImportError, match=r"skposter\[fast\]"):
         CNNFeatureExtractor(weights=None, runtime="openvino", **SMALL).fit()
