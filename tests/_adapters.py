@@ -20,13 +20,15 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 from PIL import Image
+from sklearn.compose import make_column_selector
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, validate_data
 
 from skposter.features import CNNFeatureExtractor
 from skposter.io import PosterLoader
-from skposter.models import KerasPosterClassifier
+from skposter.models import JointPosterClassifier, KerasPosterClassifier
 from skposter.preprocessing import RGBStatsExtractor, Resizer
 
 
@@ -171,6 +173,33 @@ class CNNFeaturesOnTables(TablesAsImages, CNNFeatureExtractor):
 
 class KerasOnTables(TablesAsImages, KerasPosterClassifier):
     """:class:`KerasPosterClassifier` on table rows as posters."""
+
+
+class JointOnTables(TablesAsImages, JointPosterClassifier):
+    """:class:`JointPosterClassifier` on table rows as DataFrames of numeric columns.
+
+    The checks' tables have no poster: construct it with ``poster_column=None`` and
+    ``numeric=NumericColumns()`` (the number of columns varies between checks).
+    """
+
+    def _posters(self, X, *, reset):
+        # Missing numbers are the network's to impute: NaN passes the table check.
+        if reset or hasattr(self, "n_features_in_"):
+            table = validate_data(self, X, dtype=np.float64, reset=reset,
+                                  ensure_all_finite="allow-nan")
+        else:  # predicting before fit: the estimator raises NotFittedError
+            table = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
+        return pd.DataFrame(table, columns=[f"x{i}" for i in range(table.shape[1])])
+
+
+class NumericColumns:
+    """Column selector of every numeric column, with a repr that keeps test ids stable."""
+
+    def __call__(self, frame):
+        return make_column_selector(dtype_include="number")(frame)
+
+    def __repr__(self):
+        return "NumericColumns()"
 
 
 class DenseBuilder:

@@ -13,16 +13,17 @@ files for :class:`~skposter.io.PosterLoader`).
 ``make_metadata_preprocessor`` is a function returning scikit-learn's own
 ``ColumnTransformer``, not an estimator class of ours: no checks here.
 
-The Keras classifier, which trains a network in each of about 60 checks (a minute), runs
-the whole suite with ``-m slow``; the checks that need no data run on it in the fast run.
+The Keras classifiers, which train a network in each of about 60 checks (a minute each),
+run the whole suite with ``-m slow``; the checks that need no data run on them in the fast
+run.
 """
 
 import inspect
 
 import pytest
 from _adapters import (
-    CNNFeaturesOnTables, DenseBuilder, KerasOnTables, PosterLoaderOnTables, ResizerOnTables,
-    RGBStatsOnTables,
+    CNNFeaturesOnTables, DenseBuilder, JointOnTables, KerasOnTables, NumericColumns,
+    PosterLoaderOnTables, ResizerOnTables, RGBStatsOnTables,
 )
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -31,7 +32,7 @@ from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skposter.ensemble import GenreStackingClassifier
-from skposter.models import KerasPosterClassifier
+from skposter.models import JointPosterClassifier, KerasPosterClassifier
 from skposter.multilabel import GenreThresholdClassifier, PerGenreClassifier
 
 # liblinear: lbfgs runs ten times slower when BLAS threads compete for busy cores.
@@ -115,6 +116,13 @@ SLOW = [
             "mini-batch SGD: a weight of 2 and a repeated row give different batches, hence "
             "different (equally good) networks",
     }),
+    (JointOnTables(poster_column=None, numeric=NumericColumns(), log=[], epochs=30,
+                   learning_rate=0.02, validation_split=0.0, dropout=0.0, alpha=0.0,
+                   batch_size=16, random_state=0), {
+        "check_sample_weight_equivalence_on_dense_data":
+            "mini-batch SGD: a weight of 2 and a repeated row give different batches, hence "
+            "different (equally good) networks",
+    }),
 ]
 
 
@@ -159,8 +167,9 @@ def test_network_estimator_checks(estimator, check):
     check(estimator)
 
 
-# The checks that need no data, on KerasPosterClassifier itself rather than the adapter:
-# the class users get keeps cloning, repr and parameter handling right in the fast run.
+# The checks that need no data, on the Keras classifiers themselves rather than the
+# adapters: the classes users get keep cloning, repr and parameter handling right in the
+# fast run.
 DATA_FREE_CHECKS = [
     "check_estimator_cloneable",
     "check_valid_tag_types",
@@ -174,9 +183,11 @@ DATA_FREE_CHECKS = [
 ]
 
 
+@pytest.mark.parametrize("estimator", [KerasPosterClassifier(), JointPosterClassifier()],
+                         ids=lambda estimator: type(estimator).__name__)
 @pytest.mark.parametrize("check", DATA_FREE_CHECKS)
-def test_keras_classifier_data_free_checks(check):
-    getattr(estimator_checks, check)("KerasPosterClassifier", KerasPosterClassifier())
+def test_keras_classifier_data_free_checks(check, estimator):
+    getattr(estimator_checks, check)(type(estimator).__name__, estimator)
 
 
 def _public_estimators():

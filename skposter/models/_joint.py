@@ -66,7 +66,7 @@ class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         Numeric columns passed through ``log1p`` before imputation and scaling.
         ``"auto"``: those with no negative value and a skewness above 2 in fit (counts,
         budgets, likes).
-    branch_units : int, default=64
+    branch_units : int, default=128
         Width of each branch's dense layer.
     hidden_units : tuple of int, default=(128,)
         Widths of the dense layers after the merge.
@@ -74,14 +74,16 @@ class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         Size of each category's embedding.
     max_keywords : int, default=1000
         Largest keyword vocabulary per column (the most frequent keywords in fit).
-    dropout : float, default=0.3
+    dropout : float, default=0.5
         Dropout on the poster features, on the bag of words, after the merge and after
         each hidden layer.
-    alpha : float, default=1e-4
+    alpha : float, default=0.0
         L2 penalty on the dense layers' kernels.
-    class_weight : {"balanced"} or None, default=None
-        ``"balanced"``: each genre's positives and negatives weigh inversely to their
-        frequency in that genre's training column, in the binary cross-entropy.
+    class_weight : {"balanced"}, dict or None, default=None
+        ``"balanced"``: for a genre matrix, each genre's positives and negatives weigh
+        inversely to their frequency in that genre's training column, in the binary
+        cross-entropy; for class labels, sample weights as in scikit-learn. A dict maps
+        class labels to weights (class labels only).
     learning_rate : float, default=1e-3
         Of the Adam optimizer.
     batch_size : int, default=64
@@ -131,6 +133,12 @@ class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
     cache), so a fit costs seconds on a CPU. Pickles hold the network's weights,
     rebuilt from the parameters and the fitted vocabularies when unpickled.
 
+    The defaults were chosen on the metadata subset of the real posters (1815 training
+    movies, 21 genres, held-out macro average precision; ``benchmarks/joint_network.py``):
+    dropout 0.5 and 128-unit branches gave 0.40-0.43 against 0.37 with 0.3 and 64,
+    no L2 penalty 0.44-0.455 against 0.43 with ``alpha=1e-5`` and 0.34 with ``1e-3``;
+    ``class_weight="balanced"`` fell to 0.33.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -158,7 +166,7 @@ class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         "max_keywords": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "class_weight": [StrOptions({"balanced"}), None],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -177,12 +185,12 @@ class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         categorical=(),
         keywords=(),
         log="auto",
-        branch_units=64,
+        branch_units=128,
         hidden_units=(128,),
         embedding_dim=8,
         max_keywords=1000,
-        dropout=0.3,
-        alpha=1e-4,
+        dropout=0.5,
+        alpha=0.0,
         class_weight=None,
         learning_rate=1e-3,
         batch_size=64,
@@ -230,7 +238,7 @@ class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         self : object
         """
         from ._data import TargetEncoder, as_target_array
-        from ._training import draw_seed, split_rows
+        from ._training import class_sample_weight, draw_seed, split_rows
 
         self._validate_params()
         if y is None:
@@ -248,6 +256,7 @@ class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         targets = self.target_encoder_.transform(y)
         weights = (None if sample_weight is None
                    else _check_sample_weight(sample_weight, X, dtype=np.float32))
+        weights = class_sample_weight(self.class_weight, self.target_encoder_, targets, weights)
         train, validation = split_rows(len(X), self.validation_split, self._seed)
         self.model_ = self._build_keras_model()
         self.history_ = self._train(inputs, targets, weights, train, validation)
@@ -274,7 +283,8 @@ class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_genres) of 0/1 int, or (n_samples,) of labels
         """
-        return self.target_encoder_.inverse_transform(self._predict_raw(X))
+        raw = self._predict_raw(X)
+        return self.target_encoder_.inverse_transform(raw)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")

@@ -21,7 +21,7 @@ from skposter.ensemble import GenreStackingClassifier
 from skposter.io import PosterLoader
 from skposter.models import JointPosterClassifier
 from skposter.multilabel import PerGenreClassifier
-from skposter.preprocessing import RGBStatsExtractor
+from skposter.preprocessing import RGBStatsExtractor, make_metadata_preprocessor
 
 NUMERIC = ["duration", "budget", "title_year", "imdb_score"]
 CATEGORICAL = ["content_rating", "country"]
@@ -160,9 +160,12 @@ def test_early_stopping_on_a_validation_split(table):
     assert "val_loss" in model.history_ and len(model.history_["loss"]) < 50
 
 
+@pytest.mark.slow
 def test_a_base_of_genre_stacking(table):
     X, Y = table
-    keywords_only = joint(poster_column=None, numeric=[], categorical=[])
+    keywords_only = make_pipeline(
+        make_metadata_preprocessor(numeric=(), categorical=(), log=()),
+        PerGenreClassifier(LogisticRegression(solver="liblinear")))
     stack = GenreStackingClassifier(
         [("joint", joint()), ("keywords", keywords_only)],
         PerGenreClassifier(LogisticRegression(solver="liblinear")), cv=2, random_state=0)
@@ -171,6 +174,7 @@ def test_a_base_of_genre_stacking(table):
     assert list(stack.get_feature_names_out())[:3] == [f"joint__{g}" for g in Y.columns]
 
 
+@pytest.mark.slow
 def test_grid_search_over_network_parameters(table):
     X, Y = table
     search = GridSearchCV(joint(epochs=2), {"hidden_units": [(), (8,)], "embedding_dim": [2]},
