@@ -4,6 +4,8 @@ import pytest
 from PIL import Image
 from threadpoolctl import threadpool_limits
 
+from skposter._utils._cache import user_cache_dir
+
 #: The real poster collection, beside the project (never copied into it).
 SHARED_POSTERS = Path(__file__).resolve().parents[1].parent / "shared" / "posters"
 
@@ -14,6 +16,24 @@ def shared_posters():
     if not (SHARED_POSTERS / "genres.csv").is_file():
         pytest.skip(f"real posters not found at {SHARED_POSTERS}")
     return SHARED_POSTERS
+
+
+@pytest.fixture(autouse=True, scope="session")
+def session_cache_dir(tmp_path_factory):
+    """A fresh skposter cache folder per session, so tests never fill the user's cache.
+
+    Each session's random weight files get new OpenVINO conversions (hundreds of MB
+    over a few sessions). The converted Lite weights and the poster features of the
+    real collection are keyed by content and expensive to redo, so they stay shared.
+    """
+    user_cache = user_cache_dir()
+    session_cache = tmp_path_factory.mktemp("skposter-cache")
+    for shared in ("efficientnet_lite", "cnn-features"):
+        (user_cache / shared).mkdir(exist_ok=True)
+        (session_cache / shared).symlink_to(user_cache / shared, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SKPOSTER_CACHE_DIR", str(session_cache))
+        yield session_cache
 
 
 @pytest.fixture(autouse=True, scope="session")
