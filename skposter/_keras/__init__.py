@@ -2,5 +2,6 @@
 
 Below both packages, so neither reaches into the other: the backbone registry
 (:mod:`._backbones`, with the EfficientNet-Lite port and its PyTorch-free weight
-reader) and device planning (:mod:`._device`).
+reader), device planning (:mod:`._device`) and the runtimes a frozen network runs on,
+TensorFlow or OpenVINO, with conversions stored in the user cache (:mod:`._runtimes`).
 """
