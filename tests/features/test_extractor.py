@@ -5,6 +5,7 @@ to a file give the fixed weights that caching needs.
 """
 
 import pickle
+from pathlib import Path
 
 import joblib
 import keras
@@ -154,7 +155,7 @@ def test_cache_keys_on_content_not_name(poster_files, weights_file, tmp_path, co
     extractor = CNNFeatureExtractor(weights=weights_file, cache=tmp_path / "c", **SMALL).fit()
     extractor.transform(poster_files[:3])
     renamed = tmp_path / "renamed.png"
-    renamed.write_bytes(open(poster_files[0], "rb").read())
+    renamed.write_bytes(Path(poster_files[0]).read_bytes())
     extractor.transform([str(renamed)])
     assert count_forward() == 3
 

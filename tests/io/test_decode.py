@@ -96,7 +96,8 @@ def test_bilevel_mode_1(save_image):
     img.putpixel((1, 0), 1)
     img.putpixel((2, 1), 1)
     path = save_image("bilevel.png", img)
-    assert Image.open(path).mode == "1"
+    with Image.open(path) as saved:
+        assert saved.mode == "1"
 
     out = decode_poster(path)
 
@@ -117,7 +118,8 @@ def test_LA_png_is_composited_over_white(save_image):
     alpha = np.array([ALPHAS], dtype=np.uint8)
     img = Image.merge("LA", [Image.fromarray(grey), Image.fromarray(alpha)])
     path = save_image("la.png", img)
-    assert Image.open(path).mode == "LA"
+    with Image.open(path) as saved:
+        assert saved.mode == "LA"
 
     out = decode_poster(path)
 
@@ -136,7 +138,8 @@ def test_RGBA_png_is_composited_over_white(save_image):
     pixels[..., :3] = colour
     pixels[..., 3] = ALPHAS
     path = save_image("rgba.png", pixels)
-    assert Image.open(path).mode == "RGBA"
+    with Image.open(path) as saved:
+        assert saved.mode == "RGBA"
 
     out = decode_poster(path)
 

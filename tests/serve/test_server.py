@@ -90,8 +90,8 @@ def test_a_poster_gets_every_genre_decided_like_predict(colour_model, serve, pos
         assert g["threshold"] == pytest.approx(colour_model.thresholds_[k])
         assert g["predicted"] == bool(chosen[k])
     assert set(report["predicted"]) == {n for n, c in zip(names, chosen) if c}
-    image = Image.open(path)
-    assert (report["width"], report["height"]) == image.size
+    with Image.open(path) as image:
+        assert (report["width"], report["height"]) == image.size
     assert report["poster"].startswith("data:image/png;base64,")
 
 
