@@ -57,6 +57,63 @@ class Backbone:
             )
         return self._build_keras_application(input_shape, weights, pooling, include_top)
 
+    def depths(self):
+        """Named depths whose pooled outputs ``layers=`` can add, shallow to deep.
+
+        Returns
+        -------
+        dict of str to str or None
+            EfficientNet-Lite: each MBConv block (``"block1a"`` ... ``"block7a"``) mapped
+            to the Keras layer ending it. Other backbones: None (any layer name of the
+            Keras model is a depth, checked when the model is built).
+        """
+        if self._keras_name is not None:
+            return None
+        from ._efficientnet_lite import block_outputs
+
+        return block_outputs(self.name)
+
+    def resolve_depths(self, layers):
+        """Depth names and Keras layer names of a ``layers=`` request, in its order.
+
+        Parameters
+        ----------
+        layers : list of str or int
+            EfficientNet-Lite: block names (``"block5c"``) or stage numbers (``5``: the
+            stage's last block). Other backbones: Keras layer names.
+
+        Returns
+        -------
+        list of (str, str)
+            ``(depth name, Keras layer name)`` pairs.
+
+        Raises
+        ------
+        ValueError
+            An unknown or repeated depth; the message lists the valid ones.
+        """
+        blocks = self.depths()
+        resolved = []
+        for layer in layers:
+            if blocks is None:
+                if not isinstance(layer, str):
+                    raise ValueError(f"layers of {self.name} are Keras layer names; stage "
+                                     f"numbers such as {layer!r} exist for EfficientNet-Lite "
+                                     "only.")
+                resolved.append((layer, layer))
+                continue
+            name = _stage_last_block(blocks, layer) if isinstance(layer, int) else layer
+            if name not in blocks:
+                stages = sorted({int(block[5]) for block in blocks})
+                raise ValueError(
+                    f"unknown layer {layer!r} for {self.name}; valid: stage numbers "
+                    f"{stages} or block names {list(blocks)}.")
+            resolved.append((name, blocks[name]))
+        names = [name for name, _ in resolved]
+        if len(set(names)) < len(names):
+            raise ValueError(f"layers {list(layers)} name the same depth twice: {names}.")
+        return resolved
+
     @property
     def preprocess_input(self):
         """Function mapping float RGB in [0, 255] (array or tensor) to the model's input."""
@@ -86,6 +143,11 @@ class Backbone:
                     "or pass weights=<path to a Keras weights file>."
                 ) from None
             raise
+
+
+def _stage_last_block(blocks, stage):
+    last = [name for name in blocks if name.startswith(f"block{stage}")]
+    return last[-1] if last else stage
 
 
 def _checked_weights(weights):

@@ -96,6 +96,27 @@ def _block_specs(variant):
     return specs
 
 
+def block_outputs(variant):
+    """Map each MBConv block's name (``"block4c"``) to the Keras layer ending it.
+
+    A block ends with its residual ``add`` when it has one (same stride and width in
+    and out), else with its ``project_bn``.
+
+    Parameters
+    ----------
+    variant : {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"}
+
+    Returns
+    -------
+    dict of str to str
+        In forward order.
+    """
+    _check_variant(variant)
+    return {prefix[:-1]: f"{prefix}add" if stride == 1 and f_in == f_out else
+            f"{prefix}project_bn"
+            for prefix, _, stride, _, f_in, f_out in _block_specs(variant)}
+
+
 def _conv_bn_relu6(x, filters, name, prefix):
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}{name}_conv")(x)
     x = layers.BatchNormalization(name=f"{prefix}{name}_bn", **_BN)(x)

@@ -96,19 +96,36 @@ def _openvino_problem(plan):
 
 
 class TensorFlowForward:
-    """A built backbone and its compiled TensorFlow forward pass over uint8 batches."""
+    """A built backbone and its compiled TensorFlow forward pass over uint8 batches.
 
-    def __init__(self, model, preprocess_input, size, plan, strategy):
+    The forward pass returns the pooled last feature map, followed, when ``model`` has
+    several outputs (pooled depths), by each of them: one array per output.
+    """
+
+    def __init__(self, model, preprocess_input, size, plan, strategy, tta=None):
         import tensorflow as tf
 
         self.model = model
         self.plan = plan
         self.strategy = strategy
-        self.n_features = int(model.output_shape[-1])
+        self.widths = [int(shape[-1]) for shape in _output_shapes(model)]
+        self.n_features = sum(self.widths)
 
         def forward(batch):
             images = preprocess_input(tf.cast(batch, tf.float32))
-            return tf.cast(model(images, training=False), tf.float32)
+            if tta == "flip":
+                # One pass over the posters and their mirror images, averaged after.
+                both = model(tf.concat([images, tf.reverse(images, axis=[2])], 0),
+                             training=False)
+                n = tf.shape(images)[0]
+                outputs = tf.nest.map_structure(
+                    lambda out: (tf.cast(out[:n], tf.float32) + tf.cast(out[n:], tf.float32))
+                    / 2, both)
+            else:
+                outputs = tf.nest.map_structure(lambda out: tf.cast(out, tf.float32),
+                                                model(images, training=False))
+            # A plain tensor for one output, as before depths existed: same conversion.
+            return tuple(outputs) if isinstance(outputs, (list, tuple)) else outputs
 
         spec = tf.TensorSpec((None, *size, 3), tf.uint8)
         self.forward = tf.function(forward, input_signature=[spec], autograph=False)
@@ -121,11 +138,18 @@ class TensorFlowForward:
         self.distributed_forward = tf.function(distributed_forward, autograph=False)
 
     @classmethod
-    def build(cls, backbone, weights, size, pooling, plan):
+    def build(cls, backbone, weights, size, pooling, plan, *, depths=(), tta=None):
+        """Build the backbone on ``plan``'s devices.
+
+        ``depths`` are Keras layer names whose outputs are pooled like the last map
+        and returned after it; ``tta="flip"`` averages each poster's features with
+        those of its mirror image.
+        """
         strategy = plan.strategy()
         with plan.building(strategy):
-            model = backbone.build((*size, 3), weights=weights, pooling=pooling)
-        return cls(model, backbone.preprocess_input, size, plan, strategy)
+            model = _with_depths(backbone.build((*size, 3), weights=weights, pooling=pooling),
+                                 backbone, depths, pooling)
+        return cls(model, backbone.preprocess_input, size, plan, strategy, tta)
 
     def map(self, batches):
         """Yield the features of each batch, in order."""
@@ -138,8 +162,9 @@ class TensorFlowForward:
 
         if len(self.plan.devices) == 1:
             with tf.device(self.plan.devices[0]):
-                return self.forward(batch).numpy()
-        return self.distributed_forward(self._shard(batch))[: len(batch)].numpy()
+                return _joined([out.numpy() for out in tf.nest.flatten(self.forward(batch))])
+        outputs = tf.nest.flatten(self.distributed_forward(self._shard(batch)))
+        return _joined([out[: len(batch)].numpy() for out in outputs])
 
     def _shard(self, batch):
         """Split a batch into equal contiguous parts, one per replica, in order.
@@ -176,7 +201,9 @@ class OpenVINOForward:
         import openvino as ov
 
         self.model = model
-        self.n_features = int(network.outputs[0].get_partial_shape()[-1].get_length())
+        self.widths = [int(output.get_partial_shape()[-1].get_length())
+                       for output in network.outputs]
+        self.n_features = sum(self.widths)
         self.compiled = ov.Core().compile_model(network, "CPU", {
             "INFERENCE_PRECISION_HINT": _OPENVINO_PRECISION[precision],
             # Streams of one thread each, fed batches concurrently by map(): a core
@@ -192,16 +219,17 @@ class OpenVINOForward:
         self._requests = threading.local()
 
     @classmethod
-    def build(cls, backbone, weights, size, pooling, plan, *, key=None):
+    def build(cls, backbone, weights, size, pooling, plan, *, depths=(), tta=None, key=None):
         """Convert ``backbone`` (or read its stored conversion) and compile it.
 
-        ``key`` names the stored conversion; None (random weights, which differ at
-        every build) converts in memory without storing.
+        ``depths`` and ``tta`` as in :meth:`TensorFlowForward.build`. ``key`` names the
+        stored conversion; None (random weights, which differ at every build) converts
+        in memory without storing.
         """
         built = []
 
         def convert():
-            built.append(_float32_forward(backbone, weights, size, pooling))
+            built.append(_float32_forward(backbone, weights, size, pooling, depths, tta))
             return _convert(built[0])
 
         network = convert() if key is None else load_conversion(key, convert)
@@ -216,12 +244,17 @@ class OpenVINOForward:
         for batch in batches:
             if not free:
                 free.append(_finished(running))
-                yield free[-1].get_output_tensor(0).data.copy()
+                yield self._outputs(free[-1])
             request = free.pop()
             request.start_async(np.asarray(batch))
             running.append(request)
         while running:
-            yield _finished(running).get_output_tensor(0).data.copy()
+            yield self._outputs(_finished(running))
+
+    def _outputs(self, request):
+        # The output buffers belong to the request and are reused by its next batch.
+        return _joined([request.get_output_tensor(i).data.copy()
+                        for i in range(len(self.widths))])
 
     def __call__(self, batch):
         """Features of one uint8 batch, as a float32 numpy array."""
@@ -230,8 +263,8 @@ class OpenVINOForward:
         request = getattr(self._requests, "request", None)
         if request is None:
             request = self._requests.request = self.compiled.create_infer_request()
-        # The output buffer belongs to the request and is reused by the next call.
-        return request.infer(np.asarray(batch))[0].copy()
+        request.infer(np.asarray(batch))
+        return self._outputs(request)
 
 
 def _finished(running):
@@ -240,11 +273,39 @@ def _finished(running):
     return request
 
 
-def _float32_forward(backbone, weights, size, pooling):
+def _float32_forward(backbone, weights, size, pooling, depths=(), tta=None):
     from ._device import DevicePlan
 
     return TensorFlowForward.build(backbone, weights, size, pooling,
-                                   DevicePlan(devices=("/CPU:0",), dtype_policy="float32"))
+                                   DevicePlan(devices=("/CPU:0",), dtype_policy="float32"),
+                                   depths=depths, tta=tta)
+
+
+def _with_depths(model, backbone, depths, pooling):
+    """``model`` with the pooled outputs of the layers ``depths`` added after its own."""
+    if not depths:
+        return model
+    import keras
+
+    known = [layer.name for layer in model.layers]
+    unknown = [name for name in depths if name not in known]
+    if unknown:
+        raise ValueError(f"{backbone.name} has no layer {unknown}; its layers are {known}.")
+    pool = keras.layers.GlobalAveragePooling2D if pooling == "avg" else (
+        keras.layers.GlobalMaxPooling2D)
+    pooled = [pool(name=f"{name}_pool")(model.get_layer(name).output) for name in depths]
+    return keras.Model(model.inputs, [model.output, *pooled], name=model.name)
+
+
+def _output_shapes(model):
+    shapes = model.output_shape
+    return shapes if isinstance(shapes, list) else [shapes]
+
+
+def _joined(outputs):
+    import numpy as np
+
+    return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=1)
 
 
 def _convert(forward):
@@ -253,7 +314,7 @@ def _convert(forward):
     return ov.convert_model(forward.forward)
 
 
-def conversion_key(backbone, weights_id, size, pooling):
+def conversion_key(backbone, weights_id, size, pooling, depths=(), tta=None):
     """Name of a stored conversion: a hash of everything that defines the network.
 
     Parameters
@@ -264,6 +325,9 @@ def conversion_key(backbone, weights_id, size, pooling):
         ``"imagenet"`` or ``"file:<content hash>"``.
     size : tuple of int
     pooling : str
+    depths : tuple of str, default=()
+        Keras layers whose pooled outputs the network adds.
+    tta : str or None, default=None
 
     Returns
     -------
@@ -280,6 +344,11 @@ def conversion_key(backbone, weights_id, size, pooling):
     fields = {"backbone": backbone, "weights": weights_id, "input_size": list(size),
               "pooling": pooling, "openvino": ov.get_version(), "keras": keras.__version__,
               "version": CONVERSION_VERSION}
+    # Only when set: the networks converted before these existed keep their keys.
+    if depths:
+        fields["depths"] = list(depths)
+    if tta is not None:
+        fields["tta"] = tta
     text = json.dumps(fields, sort_keys=True)
     return f"{backbone}-{hashlib.blake2b(text.encode(), digest_size=12).hexdigest()}"
 

@@ -52,7 +52,19 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         Size posters are resized to; None is the backbone's training size (224 for
         most, 299 for the Inception family). Below the backbone's minimum is an error.
     pooling : {"avg", "max"}, default="avg"
-        Global pooling of the last feature map.
+        Global pooling of the last feature map (and of ``layers``).
+    layers : list of str or int, default=None
+        Earlier depths whose feature maps are pooled too, their features appended after
+        the last map's in the order given: mid-level blocks carry texture and style
+        rather than objects. EfficientNet-Lite: block names (``"block5c"``; see
+        :meth:`~skposter.features.Backbone.depths`) or stage numbers 1-7 (the stage's
+        last block: 16, 24, 40, 80, 112, 192 and 320 features in Lite0, widths scaled
+        by 1.1 in Lite2). Other backbones: Keras layer names. An unknown depth is an
+        error listing the valid ones. None: the last map only.
+    tta : {None, "flip"}, default=None
+        Test-time augmentation: ``"flip"`` averages the features of each poster and of
+        its horizontal mirror image (one forward pass of twice the batch: about twice
+        the extraction time).
     resize_mode : {"stretch", "crop", "pad"}, default="stretch"
         Aspect-ratio handling, as in :class:`~skposter.preprocessing.Resizer`.
     batch_size : int, default=32
@@ -98,6 +110,9 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         Number of features per poster.
     input_size_ : tuple of int
         ``(height, width)`` used.
+    depths_ : dict of str to int
+        Features of each pooled depth, in column order: ``"top"`` (the last map), then
+        each of ``layers`` by block (or layer) name.
     device_plan_ : DevicePlan
         Devices and dtype policy of this machine: chosen at fit, and again when the
         extractor is unpickled (a pickle never carries it).
@@ -120,6 +135,8 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         "weights": [StrOptions({"imagenet"}), str, os.PathLike, None],
         "input_size": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list, None],
         "pooling": [StrOptions({"avg", "max"})],
+        "layers": [list, tuple, None],
+        "tta": [StrOptions({"flip"}), None],
         "resize_mode": [StrOptions({"stretch", "crop", "pad"})],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str],
@@ -138,6 +155,8 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         weights="imagenet",
         input_size=None,
         pooling="avg",
+        layers=None,
+        tta=None,
         resize_mode="stretch",
         batch_size=32,
         device="auto",
@@ -153,6 +172,8 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         self.weights = weights
         self.input_size = input_size
         self.pooling = pooling
+        self.layers = layers
+        self.tta = tta
         self.resize_mode = resize_mode
         self.batch_size = batch_size
         self.device = device
@@ -183,13 +204,16 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         if self.cache is not None and self.weights is None:
             raise ValueError("cache= needs fixed weights: features of randomly initialised "
                              "weights differ at every fit.")
+        depths = backbone.resolve_depths(list(self.layers or ()))
         self.input_size_ = size
         if self.runtime == "openvino" and str(self.device).lower() not in ("auto", "cpu"):
             raise ValueError(f"runtime='openvino' runs on the CPU; device={self.device!r} "
                              "asks for a GPU. Use device='cpu' or runtime='auto'.")
         self.device_plan_ = plan_devices(self._device(), self.precision)
         self.runtime_ = resolve_runtime(self.runtime, self.device_plan_)
-        self.n_features_out_ = self._runtime().n_features
+        widths = self._runtime().widths
+        self.depths_ = dict(zip(["top"] + [name for name, _ in depths], widths))
+        self.n_features_out_ = sum(widths)
         self.n_features_in_ = 1
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -224,15 +248,19 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         return features
 
     def get_feature_names_out(self, input_features=None):
-        """Feature names ``<backbone>_<i>``.
+        """Feature names: ``<backbone>_<i>`` for the last map, ``<backbone>_<depth>_<i>``
+        for ``layers`` (``efficientnet_lite0_block5c_17``).
 
         Returns
         -------
         ndarray of str
         """
         check_is_fitted(self, "n_features_out_")
-        return np.asarray([f"{self.backbone}_{i}" for i in range(self.n_features_out_)],
-                          dtype=object)
+        names = []
+        for depth, width in getattr(self, "depths_", {"top": self.n_features_out_}).items():
+            prefix = self.backbone if depth == "top" else f"{self.backbone}_{depth}"
+            names += [f"{prefix}_{i}" for i in range(width)]
+        return np.asarray(names, dtype=object)
 
     def _extract(self, sources, todo, features, cache, keys):
         runtime = self._runtime()
@@ -264,7 +292,13 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         # lru_cache alone lets two threads missing it both build the model.
         with _RUNTIME_LOCK:
             return _load_runtime(self.backbone, _weights_id(self.weights), self.input_size_,
-                                 self.pooling, self.device_plan_, self.runtime_)
+                                 self.pooling, self.device_plan_, self.runtime_,
+                                 self._depth_layers(), self.tta)
+
+    def _depth_layers(self):
+        """Keras layer names of ``layers``, as a hashable tuple."""
+        depths = get_backbone(self.backbone).resolve_depths(list(self.layers or ()))
+        return tuple(layer for _, layer in depths)
 
     def _feature_cache(self):
         root = resolve_cache_dir(self.cache)
@@ -280,6 +314,11 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
             "dtype_policy": self.device_plan_.dtype_policy,
             "version": FEATURE_VERSION,
         }
+        # Only when set: entries cached before these parameters existed stay valid.
+        if self.layers:
+            settings["layers"] = list(self._depth_layers())
+        if self.tta is not None:
+            settings["tta"] = self.tta
         if self.device_plan_.dtype_policy != "float32":
             # Reduced precision differs by runtime (a few percent); float32 runtimes
             # agree within 1e-5, so their entries are shared (and older ones kept).
@@ -296,6 +335,8 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
     def __setstate__(self, state):
         # Pickles made before the runtime parameter existed ran on TensorFlow.
         state.setdefault("runtime", "tensorflow")
+        state.setdefault("layers", None)
+        state.setdefault("tta", None)
         super().__setstate__(state)
         if hasattr(self, "n_features_out_"):
             # Also replaces the plan of pickles made before plans were left out of them.
@@ -347,15 +388,20 @@ def _weights_id(weights):
 class _Runtime:
     """A backbone ready to compute features of uint8 batches, on one runtime."""
 
-    def __init__(self, backbone, weights, size, pooling, plan, runtime="tensorflow"):
+    def __init__(self, backbone, weights, size, pooling, plan, runtime="tensorflow",
+                 depths=(), tta=None):
         if runtime == "openvino":
             # Random weights differ at every build: converted in memory, never stored.
             key = None if weights is None else conversion_key(
-                backbone.name, _weights_id(weights)[0], size, pooling)
-            self.engine = OpenVINOForward.build(backbone, weights, size, pooling, plan, key=key)
+                backbone.name, _weights_id(weights)[0], size, pooling, depths, tta)
+            self.engine = OpenVINOForward.build(backbone, weights, size, pooling, plan,
+                                                depths=depths, tta=tta, key=key)
         else:
-            self.engine = TensorFlowForward.build(backbone, weights, size, pooling, plan)
+            self.engine = TensorFlowForward.build(backbone, weights, size, pooling, plan,
+                                                  depths=depths, tta=tta)
         self.n_features = self.engine.n_features
+        #: Features of the last map, then of each depth.
+        self.widths = self.engine.widths
         #: The Keras model when one was built in this process (a stored OpenVINO
         #: conversion needs none), else None.
         self.model = self.engine.model
@@ -369,8 +415,9 @@ _RUNTIME_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _load_runtime(name, weights_id, size, pooling, plan, runtime="tensorflow"):
+def _load_runtime(name, weights_id, size, pooling, plan, runtime="tensorflow", depths=(),
+                  tta=None):
     # Cached per process: the clones a grid search makes share one built model.
     _, path = weights_id
     weights = path if path is not None else weights_id[0]
-    return _Runtime(get_backbone(name), weights, size, pooling, plan, runtime)
+    return _Runtime(get_backbone(name), weights, size, pooling, plan, runtime, depths, tta)
