@@ -117,7 +117,7 @@ SLOW = [
             "different (equally good) networks",
     }),
     (JointOnTables(poster_column=None, numeric=NumericColumns(), log=[], epochs=30,
-                   learning_rate=0.02, validation_split=0.0, dropout=0.0, alpha=0.0,
+                   learning_rate=0.02, validation_split=0.0, dropout=0.0,
                    batch_size=16, random_state=0), {
         "check_sample_weight_equivalence_on_dense_data":
             "mini-batch SGD: a weight of 2 and a repeated row give different batches, hence "
