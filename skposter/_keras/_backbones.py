@@ -79,8 +79,9 @@ class Backbone:
         Parameters
         ----------
         layers : list of str or int
-            EfficientNet-Lite: block names (``"block5c"``) or stage numbers (``5``: the
-            stage's last block). Other backbones: Keras layer names.
+            EfficientNet-Lite: block names (``"block5c"``), stage numbers (``5``: the
+            stage's last block) or names of Keras layers inside a block
+            (``"block6a_expand_activation"``). Other backbones: Keras layer names.
 
         Returns
         -------
@@ -103,12 +104,17 @@ class Backbone:
                 resolved.append((layer, layer))
                 continue
             name = _stage_last_block(blocks, layer) if isinstance(layer, int) else layer
-            if name not in blocks:
+            if name in blocks:
+                resolved.append((name, blocks[name]))
+            elif isinstance(name, str) and name.startswith(tuple(blocks)):
+                # A layer inside a block, e.g. its wide expansion "block6a_expand_activation".
+                resolved.append((name, name))
+            else:
                 stages = sorted({int(block[5]) for block in blocks})
                 raise ValueError(
                     f"unknown layer {layer!r} for {self.name}; valid: stage numbers "
-                    f"{stages} or block names {list(blocks)}.")
-            resolved.append((name, blocks[name]))
+                    f"{stages}, block names {list(blocks)}, or a layer inside a block "
+                    "(e.g. 'block6a_expand_activation').")
         names = [name for name, _ in resolved]
         if len(set(names)) < len(names):
             raise ValueError(f"layers {list(layers)} name the same depth twice: {names}.")

@@ -51,6 +51,13 @@ def test_unknown_lite_layer_names_the_valid_ones(images):
         CNNFeatureExtractor(**LITE0, layers=[5, "block5c"]).fit(images)
 
 
+def test_lite_layers_inside_blocks_are_depths_too(images):
+    extractor = CNNFeatureExtractor(**LITE0, layers=["block6a_expand_activation"]).fit(images)
+    assert extractor.depths_ == {"top": 1280, "block6a_expand_activation": 672}
+    with pytest.raises(ValueError, match="has no layer.*block6a_expand_activation"):
+        CNNFeatureExtractor(**LITE0, layers=["block6a_nope"]).fit(images)
+
+
 def test_keras_backbones_take_layer_names(images):
     kwargs = dict(backbone="mobilenet_v2", weights=None, input_size=SIZE, runtime="tensorflow")
     with pytest.raises(ValueError, match="has no layer.*block_2_add"):
