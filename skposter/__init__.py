@@ -32,8 +32,8 @@ _LAZY = {
     "metrics": ("GenreScorer", "calibration_table", "genre_summary_scorer", "plot_calibration",
                 "plot_genre_scores", "plot_history", "plot_precision_recall",
                 "plot_threshold_curves", "write_report"),
-    "models": ("FocalLoss", "GenreBinaryCrossentropy", "KerasPosterClassifier", "SoftF1Loss",
-               "balanced_genre_weights"),
+    "models": ("FocalLoss", "GenreBinaryCrossentropy", "JointPosterClassifier",
+               "KerasPosterClassifier", "SoftF1Loss", "balanced_genre_weights"),
     "preprocessing": ("make_metadata_preprocessor", "resize_image"),
     "serve": ("PosterServer", "UploadError", "make_server", "poster_report"),
 }
@@ -54,8 +54,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never run
         write_report,
     )
     from .models import (
-        FocalLoss, GenreBinaryCrossentropy, KerasPosterClassifier, SoftF1Loss,
-        balanced_genre_weights,
+        FocalLoss, GenreBinaryCrossentropy, JointPosterClassifier, KerasPosterClassifier,
+        SoftF1Loss, balanced_genre_weights,
     )
     from .preprocessing import make_metadata_preprocessor, resize_image
     from .serve import PosterServer, UploadError, make_server, poster_report
