@@ -156,5 +156,9 @@ class PosterStream:
 
         indices = np.arange(len(self.sources)) if indices is None else np.asarray(indices)
         spec = tf.TensorSpec((None, *self.size, 3), tf.uint8)
-        return tf.data.Dataset.from_generator(lambda: self.batches(indices),
-                                              output_signature=spec)
+        batches = tf.data.Dataset.from_generator(lambda: self.batches(indices),
+                                                 output_signature=spec)
+        # A generator's length is unknown to Keras, which then warns 'Your input ran
+        # out of data' at the end of every predict and validation pass.
+        n_batches = -(-len(indices) // self.batch_size)
+        return batches.apply(tf.data.experimental.assert_cardinality(n_batches))
