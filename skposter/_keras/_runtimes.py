@@ -132,7 +132,9 @@ class TensorFlowForward:
 
         def distributed_forward(batch):
             # gather concatenates the replicas' shares in order: the batch's own order.
-            return strategy.gather(strategy.run(forward, args=(batch,)), axis=0)
+            # One output at a time: given the tuple of depths, it gathers one replica.
+            return tf.nest.map_structure(lambda out: strategy.gather(out, axis=0),
+                                         strategy.run(forward, args=(batch,)))
 
         # strategy.run must be traced in a tf.function to receive per-replica batches.
         self.distributed_forward = tf.function(distributed_forward, autograph=False)

@@ -1,6 +1,9 @@
 """CNNFeatureExtractor's layers= (pooled earlier depths) and tta= (flip averaging)."""
 
 import pickle
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -127,3 +130,33 @@ def test_lite_depths_listed_in_forward_order():
     assert list(blocks)[0] == "block1a" and list(blocks)[-1] == "block7a"
     assert blocks["block2a"] == "block2a_project_bn" and blocks["block2b"] == "block2b_add"
     assert BACKBONES["vgg16"].depths() is None
+
+
+@pytest.mark.slow
+def test_mirrored_run_keeps_depths_and_flip():
+    """Several devices (two logical CPUs): each output gathered whole, in order."""
+    script = textwrap.dedent("""
+        import numpy as np, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from skposter._keras._device import DevicePlan
+        from skposter._keras._runtimes import TensorFlowForward
+        from skposter.features import get_backbone
+        images = np.random.default_rng(0).integers(0, 256, (13, 32, 32, 3), dtype=np.uint8)
+        options = dict(depths=("block_2_add",), tta="flip")
+        tf.keras.utils.set_random_seed(0)
+        one, two = (TensorFlowForward.build(get_backbone("mobilenet_v2"), None, (32, 32), "avg",
+                                            DevicePlan(devices, "float32"), **options)
+                    for devices in (("/CPU:0",), ("/CPU:0", "/CPU:1")))
+        two.model.set_weights(one.model.get_weights())
+        a = np.concatenate([one(images[:8]), one(images[8:])])
+        b = np.concatenate([two(images[:8]), two(images[8:])])
+        assert a.shape == b.shape == (13, 1304), (a.shape, b.shape)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ok" in result.stdout
