@@ -207,7 +207,7 @@ def test_model_choices_come_from_the_registry(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "--model {colour,cnn-features,stack,keras,tiny}" in help_text
+    assert "--model {colour,cnn-features,posters-plus,stack,keras,tiny}" in help_text
     assert "tiny: another kind" in help_text
     with pytest.raises(SystemExit):
         main(["train", "--data", ".", "--out", "m", "--model", "large"])
