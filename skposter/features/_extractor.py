@@ -237,8 +237,10 @@ class CNNFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         features = np.empty((len(sources), self.n_features_out_), dtype=np.float32)
         todo, keys, cache = np.arange(len(sources)), None, self._feature_cache()
         if cache is not None:
+            # Hashing repeats at every transform (once per inner fold in a fit): one
+            # bar left on screen per transform would pile up.
             keys = map_in_threads(_try_content_key, sources, n_jobs=-1, verbose=self.verbose,
-                                  desc="hashing posters")
+                                  desc="hashing posters", leave=False)
             todo = _read_stored(cache, keys, features)
         failures = self._extract(sources, todo, features, cache, keys) if len(todo) else {}
         if cache is not None:
