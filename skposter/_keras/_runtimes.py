@@ -30,7 +30,7 @@ from ..exceptions import RuntimeFallbackWarning
 RUNTIMES = ("auto", "tensorflow", "openvino")
 
 #: Bumped when the conversion changes, so stored conversions are not reused.
-CONVERSION_VERSION = 1
+CONVERSION_VERSION = 2
 
 _OPENVINO_PRECISION = {"float32": "f32", "mixed_bfloat16": "bf16"}
 _WARNED = threading.Event()
@@ -313,7 +313,15 @@ def _joined(outputs):
 def _convert(forward):
     import openvino as ov
 
-    return ov.convert_model(forward.forward)
+    network = ov.convert_model(forward.forward)
+    # OpenVINO's TensorFlow reader also exposes some inner activations as outputs
+    # (every swish of Keras' EfficientNetB0: 49 feature maps); the forward's own
+    # outputs are the pooled features, the only 2-D ones, in their order.
+    features = [output for output in network.outputs
+                if output.get_partial_shape().rank.get_length() == 2]
+    if len(features) == len(network.outputs):
+        return network
+    return ov.Model(features, network.get_parameters(), network.get_friendly_name())
 
 
 def conversion_key(backbone, weights_id, size, pooling, depths=(), tta=None):
