@@ -36,7 +36,30 @@ from ..io._sources import report_unreadable
 from ..io._stream import PosterStream
 
 
-class KerasPosterBase(DocLinkMixin, BaseEstimator):
+class WeightsPickleMixin:
+    """Pickles hold a fitted network's weights, not its Keras object.
+
+    Unpickling rebuilds the network with ``_rebuilt_keras_model()`` (the compiled
+    network from the parameters and fitted encoders alone) and sets the weights.
+    """
+
+    def __getstate__(self):
+        # A copy: object.__getstate__ returns the instance's own __dict__.
+        state = dict(super().__getstate__())
+        model = state.pop("model_", None)
+        if model is not None:
+            state["_model_weights"] = model.get_weights()
+        return state
+
+    def __setstate__(self, state):
+        weights = state.pop("_model_weights", None)
+        super().__setstate__(state)
+        if weights is not None:
+            self.model_ = self._rebuilt_keras_model()
+            self.model_.set_weights(weights)
+
+
+class KerasPosterBase(WeightsPickleMixin, DocLinkMixin, BaseEstimator):
     """Fit, predict and pickle plumbing of a Keras network on posters (see the module).
 
     Subclasses define the parameters ``epochs``, ``warm_start``, ``batch_size``,
@@ -124,24 +147,15 @@ class KerasPosterBase(DocLinkMixin, BaseEstimator):
     # --- pickling: weights, not Keras objects ---------------------------------------
 
     def __getstate__(self):
-        # A copy: object.__getstate__ returns the instance's own __dict__.
-        state = dict(super().__getstate__())
+        state = super().__getstate__()
         # Devices are this machine's: planned again when unpickled.
         state.pop("device_plan_", None)
-        model = state.pop("model_", None)
-        if model is not None:
-            # Weights only: the network is rebuilt from the parameters when unpickled.
-            state["_model_weights"] = model.get_weights()
         return state
 
-    def __setstate__(self, state):
-        weights = state.pop("_model_weights", None)
-        super().__setstate__(state)
-        if weights is not None:
-            # Pickles made before devices were left out hold a plan: replaced as well.
-            self.device_plan_ = plan_for_this_machine(self.device, self.precision)
-            self.model_ = self._build_keras_model(pretrained=False)
-            self.model_.set_weights(weights)
+    def _rebuilt_keras_model(self):
+        # Pickles made before devices were left out hold a plan: replaced as well.
+        self.device_plan_ = plan_for_this_machine(self.device, self.precision)
+        return self._build_keras_model(pretrained=False)
 
 
 def _drop_unweighted(posters, y, sample_weight):

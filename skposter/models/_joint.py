@@ -15,6 +15,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ..base import DocLinkMixin
 from ..preprocessing._metadata import _keyword_lists, _split_keywords, make_metadata_preprocessor
+from ._base import WeightsPickleMixin
 
 # Keras and TensorFlow load inside the methods (fit, predict, unpickling) only.
 
@@ -26,7 +27,7 @@ _UNKNOWN = 0
 _MISSING = "\0missing"
 
 
-class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
+class JointPosterClassifier(WeightsPickleMixin, DocLinkMixin, ClassifierMixin, BaseEstimator):
     """A network on a table of posters and metadata: branches merged before the genres.
 
     Each row of ``X`` (a DataFrame) is one movie. Its columns feed up to three branches,
@@ -492,21 +493,9 @@ class JointPosterClassifier(DocLinkMixin, ClassifierMixin, BaseEstimator):
         inputs = self._inputs(X)
         return self.model_.predict(inputs, batch_size=max(self.batch_size, 256), verbose=0)
 
-    # --- pickling: weights, not Keras objects ---------------------------------------------
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        model = state.pop("model_", None)
-        if model is not None:
-            state["_model_weights"] = model.get_weights()
-        return state
-
-    def __setstate__(self, state):
-        weights = state.pop("_model_weights", None)
-        super().__setstate__(state)
-        if weights is not None:
-            self.model_ = self._build_keras_model()
-            self.model_.set_weights(weights)
+    def _rebuilt_keras_model(self):
+        # Pickles hold weights (WeightsPickleMixin): the network from the parameters.
+        return self._build_keras_model()
 
 
 def _vocabulary(values):
