@@ -34,7 +34,21 @@ class FailureCheck(keras.callbacks.Callback):
                           outcome="were replaced by blank posters")
 
 
-def fit_callbacks(user_callbacks, *, stream, paths, on_error, patience, validating):
+class LearningRateLog(keras.callbacks.Callback):
+    """Log the optimizer's learning rate at each epoch's end, as ``learning_rate``.
+
+    In every phase, so the history has one rate per epoch whether the rate was
+    halved on plateaus, followed a schedule or stayed put.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(
+                self.model.optimizer.learning_rate))
+
+
+def fit_callbacks(user_callbacks, *, stream, paths, on_error, patience, validating,
+                  scheduled=False):
     """Callbacks of one training phase, in the order they run.
 
     Parameters
@@ -50,6 +64,9 @@ def fit_callbacks(user_callbacks, *, stream, paths, on_error, patience, validati
         epoch's weights); the learning rate halves after ``patience // 2`` of them.
     validating : bool
         Whether the phase has validation data: stopping and slowing need it.
+    scheduled : bool, default=False
+        Whether the learning rate follows a schedule: then it is not halved on
+        plateaus (a schedule's rate cannot be set).
 
     Returns
     -------
@@ -59,8 +76,10 @@ def fit_callbacks(user_callbacks, *, stream, paths, on_error, patience, validati
     if on_error == "raise":
         callbacks.append(FailureCheck(stream, paths))
     if validating:
-        callbacks += [
-            keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, patience // 2)),
-        ]
-    return callbacks
+        callbacks.append(
+            keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True))
+    if validating and not scheduled:
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, patience // 2)))
+    # Last: it logs the rate the epoch ended with, after any change.
+    return [*callbacks, LearningRateLog()]

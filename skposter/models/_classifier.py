@@ -28,9 +28,11 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
 
     A scikit-learn classifier (multi-label, with the tags that say so), so it works in
     ``Pipeline``, ``GridSearchCV``, ``cross_val_score``, ``StackingClassifier``,
-    ``VotingClassifier(voting="soft")`` and ``CalibratedClassifierCV``. Posters stream
-    through ``tf.data`` (:class:`~skposter.io.PosterStream`): paths are decoded and
-    resized in parallel with training, so the collection never has to fit in memory.
+    ``VotingClassifier(voting="soft")`` and ``CalibratedClassifierCV``. Posters reach
+    the network through ``tf.data`` (:class:`~skposter.io.PosterStream`); paths are
+    decoded and resized once per fit and the epochs train from the uint8 posters
+    (``image_cache``), or, past a memory budget, streamed and decoded again at every
+    epoch, so the collection never has to fit in memory.
 
     Targets are a 0/1 genre matrix (one sigmoid per genre) or 1-D class labels (one
     softmax). Training holds back ``validation_split`` of the *training* data to stop
@@ -68,14 +70,25 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         Global pooling of the backbone's last feature map.
     fine_tune_layers : int or str, default=0
         After the head has converged, unfreeze the backbone's top layers: this many,
-        or from the layer with this name (or name prefix, e.g. ``"block7a"`` or
-        ``"top_conv"`` in EfficientNet-Lite) up. Batch norms stay frozen, in inference
-        mode. Training then goes on at ``fine_tune_learning_rate``. ``"transfer"``
-        only; 0 does not fine-tune.
+        from the layer with this name (or name prefix, e.g. ``"block7a"`` or
+        ``"top_conv"`` in EfficientNet-Lite) up, or ``"all"`` of them (the whole
+        backbone; all but the stem is ``"block1a"`` in EfficientNet and Lite). Batch
+        norms stay frozen, in inference mode, on their ImageNet statistics, which a
+        few thousand posters in small batches would only blur. Training then goes on
+        at ``fine_tune_learning_rate``. ``"transfer"`` only; 0 does not fine-tune.
     fine_tune_epochs : int, default=10
         Most epochs of the fine-tuning phase (early stopping applies).
     fine_tune_learning_rate : float, default=1e-5
-        Learning rate of the fine-tuning phase.
+        Learning rate of the fine-tuning phase (its peak, with a schedule).
+    fine_tune_schedule : {"constant", "cosine"}, default="constant"
+        Learning rate over the fine-tuning phase's ``fine_tune_epochs``: constant
+        (halved on validation plateaus), or decaying from ``fine_tune_learning_rate``
+        to 0 along a half cosine, step by step (Keras' ``CosineDecay``; no halving).
+    fine_tune_warmup : float, default=0.0
+        Share of the fine-tuning phase's steps over which the rate first rises
+        linearly from 0 to ``fine_tune_learning_rate``, so the freshly opened layers
+        do not take large steps from the head's early gradients. With a warm-up,
+        the rate follows the schedule alone (no halving on plateaus).
     flip : bool, default=True
         Random horizontal flips in training.
     shift : float, default=0.1
@@ -114,9 +127,20 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         ``"auto"`` uses every GPU when there is one (mirrored), else the CPU.
     precision : {"auto", "float32", "mixed_float16", "mixed_bfloat16"}, default="auto"
         ``"auto"``: mixed float16 on GPUs, float32 on the CPU.
+    image_cache : {"auto", "memory"}, path-like or None, default="auto"
+        Where a fit on paths keeps the posters, decoded and resized to
+        ``input_size`` once: ``"memory"`` in one uint8 array; a folder in a memmap
+        there, keyed on the files' contents, ``input_size`` and ``resize_mode``, which
+        a second fit (or a resumed run, or another process) on the same files reads
+        without decoding anything; None nowhere, decoding every poster again at every
+        epoch with memory flat. ``"auto"`` is ``"memory"`` when the decoded posters
+        take at most 2 GiB (``height * width * 3`` bytes each: 14,000 posters at
+        224x224), else None. Augmentation still draws anew at each epoch. Images
+        given as arrays are resized once into memory whatever this says.
     on_error : {"raise", "blank"}, default="raise"
         Unreadable poster files: raise :class:`~skposter.exceptions.PosterReadError`
-        (in training, at the first one met), or use a blank poster with a warning.
+        (before training when the posters are decoded once, else at the first one
+        met), or use a blank poster with a warning.
     warm_start : bool, default=False
         Continue training the fitted network in the next ``fit`` instead of building a
         new one.
@@ -134,7 +158,7 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
     model_ : keras.Model
         The trained network: uint8 posters of ``input_size_`` in, probabilities out.
     history_ : dict of str -> list of float
-        Per-epoch ``loss`` (and ``val_loss``, ``learning_rate``), fine-tuning epochs
+        Per-epoch ``loss`` and ``learning_rate`` (and ``val_loss``), fine-tuning epochs
         after the head's.
     fine_tune_start_ : int or None
         Index in ``history_`` of the first fine-tuning epoch.
@@ -147,11 +171,15 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
 
     Notes
     -----
-    Paths are decoded again at every epoch, so memory stays flat however many posters
-    there are; on a CPU with few cores, decoding competes with training, and posters
-    that fit in memory train faster as arrays (decoded once, e.g. by
-    :class:`~skposter.io.PosterLoader`). Arrays of another size than ``input_size`` are
-    resized once per fit, into a copy.
+    On a CPU with few cores, decoding posters at every epoch competes with training
+    for the cores: by default a fit decodes them once (``image_cache``). Streaming
+    (``image_cache=None``) keeps memory flat however many posters there are. Arrays
+    of another size than ``input_size`` are resized once per fit, into a copy.
+
+    Fine-tuning a whole backbone on a few thousand posters follows the usual recipe:
+    the head first on the frozen backbone, then ``fine_tune_layers="all"`` at a
+    learning rate 10 to 100 times lower, ``fine_tune_warmup`` and
+    ``fine_tune_schedule="cosine"``, with augmentation, batch norms frozen.
 
     Pickles (and :func:`skposter.save` files) hold the network's weights, not a Keras
     object: unpickling rebuilds the network from the parameters and sets the weights,
@@ -204,6 +232,8 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         "fine_tune_layers": [Interval(numbers.Integral, 0, None, closed="left"), str],
         "fine_tune_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "fine_tune_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "fine_tune_schedule": [StrOptions({"constant", "cosine"})],
+        "fine_tune_warmup": [Interval(numbers.Real, 0, 1, closed="left")],
         "flip": ["boolean"],
         "shift": [Interval(numbers.Real, 0, 1, closed="left")],
         "zoom": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -218,6 +248,7 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         "callbacks": [list, None],
         "device": [str],
         "precision": [StrOptions({"auto", "float32", "mixed_float16", "mixed_bfloat16"})],
+        "image_cache": [StrOptions({"auto", "memory"}), str, os.PathLike, None],
         "on_error": [StrOptions({"raise", "blank"})],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -240,6 +271,8 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         fine_tune_layers=0,
         fine_tune_epochs=10,
         fine_tune_learning_rate=1e-5,
+        fine_tune_schedule="constant",
+        fine_tune_warmup=0.0,
         flip=True,
         shift=0.1,
         zoom=0.1,
@@ -254,6 +287,7 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         callbacks=None,
         device="auto",
         precision="auto",
+        image_cache="auto",
         on_error="raise",
         warm_start=False,
         random_state=None,
@@ -274,6 +308,8 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         self.fine_tune_layers = fine_tune_layers
         self.fine_tune_epochs = fine_tune_epochs
         self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.fine_tune_schedule = fine_tune_schedule
+        self.fine_tune_warmup = fine_tune_warmup
         self.flip = flip
         self.shift = shift
         self.zoom = zoom
@@ -288,6 +324,7 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
         self.callbacks = callbacks
         self.device = device
         self.precision = precision
+        self.image_cache = image_cache
         self.on_error = on_error
         self.warm_start = warm_start
         self.random_state = random_state
@@ -428,12 +465,15 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch,
                          incremental=False):
-        from ._data import sized_in_memory
+        from ._data import training_sources
         from ._fine_tuning import training_phases
         from ._training import FitData, class_sample_weight, split_rows
 
-        sources = sized_in_memory(X, self.input_size_, mode=self.resize_mode,
-                                  batch_size=self.batch_size)
+        sources, failures = training_sources(X, self.input_size_, mode=self.resize_mode,
+                                             batch_size=self.batch_size,
+                                             image_cache=self.image_cache)
+        report_unreadable(failures, self.on_error, paths=X.paths,
+                          outcome="were replaced by blank posters", stacklevel=2)
         sample_weight = class_sample_weight(self.class_weight, self.target_encoder_, y,
                                             sample_weight)
         train, validation = ((np.arange(len(y)), None) if incremental
@@ -454,6 +494,7 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
     def _run_phase(self, phase, data, initial_epoch):
         """Train one phase from ``initial_epoch``; return the epoch reached."""
         from ._callbacks import fit_callbacks
+        from ._data import steps_per_epoch
         from ._fine_tuning import open_backbone_top
         from ._training import train_epochs
 
@@ -461,13 +502,16 @@ class KerasPosterClassifier(ClassifierMixin, KerasPosterBase):
             changed = open_backbone_top(self.model_, phase.backbone_top)
             if changed or phase.fresh_optimizer:
                 # Trainable flags only take effect when compiling; the optimizer is new.
+                rate = phase.learning_rate_at(steps_per_epoch(len(data.train),
+                                                              data.stream.batch_size))
                 with self.model_.distribute_strategy.scope():
-                    self._compile(self.model_, phase.learning_rate)
+                    self._compile(self.model_, rate)
         if phase.fine_tune:
             self.fine_tune_start_ = self.current_epoch
         callbacks = fit_callbacks(self.callbacks, stream=data.stream, paths=data.paths,
                                   on_error=self.on_error, patience=self.patience,
-                                  validating=data.validation is not None)
+                                  validating=data.validation is not None,
+                                  scheduled=phase.scheduled)
         history = train_epochs(self.model_, data, phase.epochs, initial_epoch, seed=self._seed,
                                callbacks=callbacks, verbose=self.verbose)
         for key, values in history.items():

@@ -2,7 +2,8 @@
 
 A ``"transfer"`` network first trains its head on a frozen backbone; with
 ``fine_tune_layers`` a second phase then opens the backbone's top layers and goes on
-at ``fine_tune_learning_rate``. Each phase is a separate ``Model.fit`` with its own
+at ``fine_tune_learning_rate``, constant or on a cosine schedule, after an optional
+linear warm-up. Each phase is a separate ``Model.fit`` with its own
 callbacks (early stopping restores the head's best epoch before fine-tuning starts),
 so the phases are data (:class:`Phase`), not branches in the training loop.
 """
@@ -33,6 +34,11 @@ class Phase:
     fine_tune : bool
         Whether this is the fine-tuning phase, whose first epoch the estimator
         records as ``fine_tune_start_``.
+    schedule : {"constant", "cosine"}, default="constant"
+        The learning rate over the phase's steps after the warm-up: ``learning_rate``
+        throughout, or decaying from it to 0 along a half cosine.
+    warmup : float, default=0.0
+        Share of the phase's steps over which the rate first rises linearly from 0.
     """
 
     epochs: int
@@ -40,6 +46,34 @@ class Phase:
     backbone_top: object = None
     fresh_optimizer: bool = False
     fine_tune: bool = False
+    schedule: str = "constant"
+    warmup: float = 0.0
+
+    @property
+    def scheduled(self):
+        """Whether the rate changes step by step (then nothing else may change it)."""
+        return self.schedule != "constant" or self.warmup > 0
+
+    def learning_rate_at(self, steps_per_epoch):
+        """The optimizer's learning rate: a float, or a Keras schedule over the steps.
+
+        Parameters
+        ----------
+        steps_per_epoch : int
+
+        Returns
+        -------
+        float or keras.optimizers.schedules.LearningRateSchedule
+        """
+        if not self.scheduled:
+            return self.learning_rate
+        steps = self.epochs * steps_per_epoch
+        warmup = int(round(self.warmup * steps))
+        # alpha=1 holds the rate after the warm-up: a constant schedule with warm-up.
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else self.learning_rate, decay_steps=max(1, steps - warmup),
+            alpha=0.0 if self.schedule == "cosine" else 1.0,
+            warmup_target=self.learning_rate if warmup else None, warmup_steps=warmup)
 
 
 def training_phases(estimator, epochs, *, incremental=False):
@@ -64,7 +98,8 @@ def training_phases(estimator, epochs, *, incremental=False):
             and estimator.fine_tune_epochs > 0):
         phases.append(Phase(estimator.fine_tune_epochs, estimator.fine_tune_learning_rate,
                             backbone_top=estimator.fine_tune_layers, fresh_optimizer=True,
-                            fine_tune=True))
+                            fine_tune=True, schedule=estimator.fine_tune_schedule,
+                            warmup=estimator.fine_tune_warmup))
     return phases
 
 
@@ -111,8 +146,8 @@ def unfreeze_top(backbone, top):
     ----------
     backbone : keras.Model
     top : int or str
-        How many layers from the top, or the name (or name prefix, e.g. ``"block7a"``)
-        of the lowest layer to train.
+        How many layers from the top, the name (or name prefix, e.g. ``"block7a"``)
+        of the lowest layer to train, or ``"all"``.
 
     Returns
     -------
@@ -127,6 +162,8 @@ def unfreeze_top(backbone, top):
 
 
 def _top_layers(backbone, top):
+    if top == "all":
+        return backbone.layers
     if isinstance(top, str):
         names = [layer.name for layer in backbone.layers]
         starts = [i for i, name in enumerate(names) if name.startswith(top)]
