@@ -40,10 +40,23 @@ def resize_image(image, size, *, mode="crop", interpolation="bilinear", pad_valu
     -------
     ndarray of shape (height, width, 3), dtype uint8
     """
+    return resize_pil(Image.fromarray(image), size, mode=mode, interpolation=interpolation,
+                      pad_value=pad_value)
+
+
+def resize_pil(pil, size, *, mode="crop", interpolation="bilinear", pad_value=0):
+    """:func:`resize_image` of an RGB Pillow image, without an array of it first.
+
+    A decoded poster is resized straight from Pillow's own buffer: the same pixels
+    as ``resize_image(np.asarray(pil), ...)``, two copies of the image fewer.
+
+    Returns
+    -------
+    ndarray of shape (height, width, 3), dtype uint8
+    """
     out_h, out_w = size
-    in_h, in_w = image.shape[:2]
+    in_w, in_h = pil.size
     resample = RESAMPLE[interpolation]
-    pil = Image.fromarray(image)
     if mode == "stretch":
         return np.asarray(pil.resize((out_w, out_h), resample))
     if mode == "crop":

@@ -89,8 +89,22 @@ def open_poster(source, *, max_pixels=DEFAULT_MAX_PIXELS):
 
 def decode_opened(img):
     """Decode the pixels of an image from :func:`open_poster` by the module rule."""
+    return pil_to_rgb(_upright(img))
+
+
+def decode_opened_image(img):
+    """:func:`decode_opened` as an RGB Pillow image (no array copy for plain RGB files)."""
+    img = _upright(img)
+    if img.mode == "RGB" and not img.has_transparency_data:
+        return img
+    return Image.fromarray(pil_to_rgb(img))
+
+
+def _upright(img):
     img.load()
-    return pil_to_rgb(ImageOps.exif_transpose(img))
+    # In place: otherwise every upright poster (nearly all) is copied once more.
+    ImageOps.exif_transpose(img, in_place=True)
+    return img
 
 
 def pil_to_rgb(img):

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .._utils._images import to_rgb_array
-from .._utils._resize import resize_image
-from ._decode import DEFAULT_MAX_PIXELS, decode_opened, open_poster
+from .._utils._resize import resize_image, resize_pil
+from ._decode import DEFAULT_MAX_PIXELS, decode_opened_image, open_poster
 from ._sources import BLANK_VALUE
 from ._threads import describe_error
 
@@ -46,16 +46,17 @@ def prepare_poster(source, size, *, mode="stretch", max_pixels=DEFAULT_MAX_PIXEL
     """
     if isinstance(source, np.ndarray):
         image = to_rgb_array(source)
-    else:
-        with open_poster(source, max_pixels=max_pixels) as img:
-            if draft and img.format == "JPEG":
-                # A square of the longer side survives any EXIF rotation applied later.
-                side = max(size)
-                img.draft(img.mode, (side, side))
-            image = decode_opened(img)
-    if image.shape[:2] == tuple(size):
-        return image
-    return resize_image(image, size, mode=mode)
+        return image if image.shape[:2] == tuple(size) else resize_image(image, size, mode=mode)
+    with open_poster(source, max_pixels=max_pixels) as img:
+        if draft and img.format == "JPEG":
+            # A square of the longer side survives any EXIF rotation applied later.
+            side = max(size)
+            img.draft(img.mode, (side, side))
+        # Resized from Pillow's buffer: a poster's array is made once, at its final size.
+        image = decode_opened_image(img)
+        if image.size == tuple(size)[::-1]:
+            return np.asarray(image)
+        return resize_pil(image, size, mode=mode)
 
 
 class PosterStream:

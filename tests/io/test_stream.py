@@ -27,6 +27,30 @@ def test_file_and_array_give_the_resizer_result(tmp_path, mode):
     np.testing.assert_array_equal(prepare_poster(image, (40, 40), mode=mode), expected)
 
 
+def _save_in_mode(path, mode, rotated):
+    rgb = np.random.default_rng(1).integers(0, 256, (90, 60, 3), dtype=np.uint8)
+    image = Image.fromarray(rgb).convert(mode)
+    if rotated:
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        image.save(path, exif=exif)
+    else:
+        image.save(path)
+
+
+@pytest.mark.parametrize("name, mode", [("rgb.jpg", "RGB"), ("grey.jpg", "L"),
+                                        ("cmyk.jpg", "CMYK"), ("alpha.png", "RGBA"),
+                                        ("palette.png", "P"), ("wide.png", "I;16")])
+@pytest.mark.parametrize("rotated", [False, True])
+def test_every_file_mode_resizes_like_its_decoded_array(tmp_path, name, mode, rotated):
+    # Files are resized from Pillow's buffer, arrays through Resizer: same pixels.
+    path = tmp_path / name
+    _save_in_mode(path, mode, rotated and name.endswith(".jpg"))
+    expected = Resizer((40, 30), mode="crop").transform([decode_poster(path)])[0]
+    np.testing.assert_array_equal(
+        prepare_poster(str(path), (40, 30), mode="crop", draft=False), expected)
+
+
 def test_draft_decodes_large_jpegs_close_to_the_full_decode(tmp_path):
     rng = np.random.default_rng(0)
     smooth = np.kron(rng.integers(0, 256, (15, 10, 3)), np.ones((50, 50, 1))).astype(np.uint8)
