@@ -13,7 +13,14 @@ measured side by side, each timing repeated and the best kept:
     batches;
 (c') runtime ceiling: the forward pass of the runtime (b) chose, alone, likewise;
 (d) cached: (b) again with ``cache=`` already filled;
-(e) bfloat16: (b) with ``precision="mixed_bfloat16"`` (OpenVINO's bfloat16, opt-in).
+(e) bfloat16: (b) with ``precision="mixed_bfloat16"`` (OpenVINO's bfloat16, opt-in);
+(f) ONNX Runtime ceiling: the TensorFlow forward exported by ``tf2onnx`` and run by
+    ``onnxruntime`` on the same batches, when both are installed (a candidate runtime
+    that skposter does not offer: see the results).
+
+Beside the rates, the loader's CPU cost per poster (``PosterStream`` alone, process
+CPU time) and the bound it puts on (b)/(c'): with both cores busy, the forward costs
+``cores / c'`` CPU-seconds per poster, so (b)/(c') <= forward / (forward + loader).
 
 At two poster sizes: the shared posters (182x268) and 500x750 JPEG copies of them
 (TMDb's common size) written to a temporary folder. Peak RSS of (b) and (a) is taken
@@ -26,6 +33,7 @@ benchmarks/genre_models.py on its id split, with float32 and with bfloat16 featu
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 BACKBONE = "efficientnet_lite0"
 SIZE = 224
 REPEATS = 2
+CORES = os.cpu_count()
 
 
 def seed_way(paths, model):
@@ -54,6 +63,38 @@ def seed_way(paths, model):
 
 def ceiling(batches, runtime):
     return list(runtime.engine.map(batches))
+
+
+def onnx_forward(tensorflow):
+    """(f): the TensorFlow forward exported to ONNX, or None without tf2onnx/onnxruntime."""
+    try:
+        import onnxruntime
+        import tensorflow as tf
+        import tf2onnx
+    except ImportError:
+        return None
+    spec = (tf.TensorSpec((None, SIZE, SIZE, 3), tf.uint8),)
+    proto, _ = tf2onnx.convert.from_function(tensorflow.engine.forward,
+                                                input_signature=spec)
+    session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def forward(batches):
+        return [session.run(None, {name: batch})[0] for batch in batches]
+
+    return forward
+
+
+def loader_cpu_ms(paths):
+    """CPU milliseconds per poster of decoding and resizing alone (PosterStream)."""
+    from skposter.io._stream import PosterStream
+
+    stream = PosterStream(paths, (SIZE, SIZE), batch_size=32)
+    start = time.process_time()
+    for _ in stream.batches():
+        pass
+    return 1000 * (time.process_time() - start) / len(paths)
 
 
 def tensorflow_model():
@@ -98,11 +139,15 @@ def measure_size(paths, label):
                          for p in paths[i:i + 32]])
                for i in range(0, len(paths), 32)]
     rates = {}
-    ways = (("a_seed", seed_way, paths, tensorflow.model),
+    ways = [("a_seed", seed_way, paths, tensorflow.model),
             ("b_skposter", extractor.transform, paths),
             ("c_tensorflow_ceiling", ceiling, batches, tensorflow),
             ("c2_runtime_ceiling", ceiling, batches, chosen),
-            ("e_bfloat16", bf16.transform, paths))
+            ("e_bfloat16", bf16.transform, paths)]
+    onnx = onnx_forward(tensorflow)
+    if onnx is not None:
+        onnx(batches[:2])
+        ways.append(("f_onnxruntime_ceiling", onnx, batches))
     for _ in range(REPEATS):  # interleaved, so machine noise hits every way alike
         for name, func, *args in ways:
             rates[name] = max(rates.get(name, 0), rate(len(paths), func, *args))
@@ -111,11 +156,16 @@ def measure_size(paths, label):
         cached.transform(paths)
         rates["d_cached"] = best_rate(len(paths), cached.transform, paths)
     rates = {k: round(v, 1) for k, v in rates.items()}
-    print(label, rates, flush=True)
+    loader = min(loader_cpu_ms(paths) for _ in range(REPEATS))
+    forward = 1000 * CORES / rates["c2_runtime_ceiling"]
+    print(label, rates, f"loader {loader:.2f} ms/poster", flush=True)
     return {
         "posters": len(paths),
         "runtime": extractor.runtime_,
         "posters_per_second": rates,
+        "loader_cpu_ms_per_poster": round(loader, 2),
+        "forward_cpu_ms_per_poster": round(forward, 2),
+        "b_over_c2_bound": round(forward / (forward + loader), 2),
         "b_over_a": round(rates["b_skposter"] / rates["a_seed"], 2),
         "b_over_c": round(rates["b_skposter"] / rates["c_tensorflow_ceiling"], 2),
         "b_over_c2": round(rates["b_skposter"] / rates["c2_runtime_ceiling"], 2),
@@ -188,15 +238,22 @@ def to_markdown(result):
              f"(best of {result['repeats']}, measured interleaved in one process; OpenVINO "
              f"{result['openvino']}).", "",
              "| posters | runtime | (a) seed loop + predict | (b) skposter | (c) TF ceiling "
-             "| (c') runtime ceiling | (d) cached rerun | (e) bfloat16 | b/a | b/c | b/c' "
-             "| e/c |", "| --- " * 12 + "|"]
+             "| (c') runtime ceiling | (d) cached rerun | (e) bfloat16 | (f) ONNX Runtime "
+             "ceiling | b/a | b/c | b/c' | e/c |", "| --- " * 13 + "|"]
     for key in ("small_182x268", "large_500x750"):
         row, rates = result[key], result[key]["posters_per_second"]
         lines.append(f"| {key} ({row['posters']}) | {row['runtime']} | {rates['a_seed']} | "
                      f"{rates['b_skposter']} | {rates['c_tensorflow_ceiling']} | "
                      f"{rates['c2_runtime_ceiling']} | {rates['d_cached']} | "
-                     f"{rates['e_bfloat16']} | {row['b_over_a']} | {row['b_over_c']} | "
-                     f"{row['b_over_c2']} | {row['e_over_c']} |")
+                     f"{rates['e_bfloat16']} | {rates.get('f_onnxruntime_ceiling', '-')} | "
+                     f"{row['b_over_a']} | {row['b_over_c']} | {row['b_over_c2']} | "
+                     f"{row['e_over_c']} |")
+    lines += ["", "| posters | loader CPU ms/poster | forward CPU ms/poster at (c') | "
+              "bound on b/c' |", "| --- " * 4 + "|"]
+    for key in ("small_182x268", "large_500x750"):
+        row = result[key]
+        lines.append(f"| {key} | {row['loader_cpu_ms_per_poster']} | "
+                     f"{row['forward_cpu_ms_per_poster']} | {row['b_over_c2_bound']} |")
     rss = result["peak_rss_mib"]
     lines += ["", "| peak RSS (MiB) | 1,000 posters | 5,000 posters | ratio |",
               "| --- | --- | --- | --- |",
@@ -231,6 +288,12 @@ def main():
         result["bfloat16_macro_ap"] = bfloat16_macro_ap(args.data)
     else:
         result = run(args.data, args.n)
+        previous = out / "cnn_throughput.json"
+        if previous.exists():
+            # bfloat16's quality cost does not depend on the loader measured here.
+            quality = json.loads(previous.read_text()).get("bfloat16_macro_ap")
+            if quality is not None:
+                result["bfloat16_macro_ap"] = quality
     out.mkdir(exist_ok=True)
     (out / "cnn_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "cnn_throughput.md").write_text(to_markdown(result))
