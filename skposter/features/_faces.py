@@ -18,6 +18,7 @@ from ..io._sources import poster_sources, report_unreadable
 from ..io._threads import describe_error, map_in_threads
 from ._cache import FeatureCache, resolve_cache_dir
 from ._extractor import _try_content_key
+from ._text import stream_in_threads
 
 #: Bumped whenever a change alters the features of unchanged settings.
 FACES_VERSION = 1
@@ -164,8 +165,9 @@ class FaceFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
             for i, row in enumerate(stored):
                 if row is not None:
                     features[i] = row
-        outcomes = map_in_threads(self._describe, [posters.sources[i] for i in todo],
-                                  n_jobs=self.n_jobs, verbose=self.verbose, desc="finding faces")
+        outcomes = stream_in_threads(self._describe, [posters.sources[i] for i in todo],
+                                     n_jobs=self.n_jobs, verbose=self.verbose,
+                                     desc="finding faces")
         failures = {}
         for i, (row, reason) in zip(todo, outcomes):
             if reason is not None:

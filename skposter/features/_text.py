@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils._progress import progress_bar
 from ..base import DocLinkMixin
 from ..exceptions import FeatureCacheWarning
 from ..io._decode import DEFAULT_MAX_PIXELS, decode_poster
@@ -171,15 +173,16 @@ class PosterTextExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
                                   verbose=self.verbose, desc="hashing posters", leave=False)
             words = [None if key is None else cache.get(key) for key in keys]
         todo = [i for i, found in enumerate(words) if found is None]
-        outcomes = map_in_threads(self._read, [posters.sources[i] for i in todo],
-                                  n_jobs=self.n_jobs, verbose=self.verbose,
-                                  desc="reading poster text")
+        outcomes = stream_in_threads(self._read, [posters.sources[i] for i in todo],
+                                     n_jobs=self.n_jobs, verbose=self.verbose,
+                                     desc="reading poster text")
         failures = {}
         for i, (read, reason) in zip(todo, outcomes):
             if reason is not None:
                 failures[i] = reason
                 read = []
             elif cache is not None and keys[i] is not None:
+                # Stored as read: a killed run loses the posters being read, no more.
                 cache.put(keys[i], read)
             words[i] = read
         if cache is not None:
@@ -228,6 +231,20 @@ class PosterTextExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def stream_in_threads(func, items, *, n_jobs, verbose, desc):
+    """Yield ``func(item)`` for each of ``items`` in order, computed in threads.
+
+    Results arrive as they are done (unlike :func:`~skposter.io._threads.map_in_threads`),
+    so each can be cached at once; the threads wait on Tesseract or OpenCV, which
+    release the GIL.
+    """
+    tasks = (delayed(func)(item) for item in items)
+    with progress_bar(verbose, total=len(items), desc=desc, unit="poster") as bar:
+        for result in Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(tasks):
+            bar.update()
+            yield result
 
 
 def _enlarged(image, min_height):

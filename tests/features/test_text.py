@@ -92,6 +92,21 @@ def test_cache_runs_ocr_once_per_poster(posters, tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
+def test_a_killed_run_keeps_the_posters_it_read(posters, tmp_path, monkeypatch):
+    read = []
+
+    def ocr_then_die(*args):
+        if read:
+            raise RuntimeError("killed")
+        read.append(args)
+        return [("FIRST", 90.0)]
+
+    monkeypatch.setattr(_text, "_ocr", ocr_then_die)
+    with pytest.raises(RuntimeError, match="killed"):
+        PosterTextExtractor(cache=tmp_path).fit().transform(posters)
+    assert len(list(tmp_path.glob("poster-text/*/*/*.json"))) == 1
+
+
 def test_damaged_entries_are_read_again(posters, tmp_path):
     extractor = PosterTextExtractor(cache=tmp_path).fit()
     first = extractor.transform(posters[:1])
