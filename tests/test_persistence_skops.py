@@ -174,7 +174,8 @@ def test_damaged_skops_files_raise_value_errors(tmp_path, damage):
 def test_cli_train_writes_the_safe_format_by_default(posters, tmp_path, capsys, args, header):
     out = tmp_path / "colour.skposter"
 
-    assert main(["train", "--data", str(posters), "--out", str(out), *args]) == 0
+    assert main(["train", "--data", str(posters), "--model", "colour", "--out", str(out),
+                 *args]) == 0
 
     assert out.read_bytes().startswith(header)
     assert main(["predict", "--model", str(out), str(next((posters / "images").iterdir()))]) == 0

@@ -10,6 +10,8 @@ and returns an unfitted estimator that:
 * has ``predict_proba`` returning one ``(n_samples, n_genres)`` array.
 
 To add a kind, write one builder and decorate it with ``@register(name, help)``.
+:data:`DEFAULT_MODEL` names the kind ``skposter train`` and ``skposter demo --data`` use
+when ``--model`` is not given.
 """
 
 from sklearn.compose import ColumnTransformer
@@ -28,6 +30,10 @@ from ..preprocessing import RGBStatsExtractor, make_metadata_preprocessor
 
 #: Model name -> (builder, one-line description), in the order ``--help`` lists them.
 MODELS = {}
+
+#: Model kind of ``skposter train`` and ``skposter demo --data`` without ``--model``: the
+#: best posters-only model measured (benchmarks/poster_heads.py).
+DEFAULT_MODEL = "posters-plus"
 
 #: Column of the model input holding poster paths.
 POSTER_COLUMN = "poster"

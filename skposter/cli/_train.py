@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .. import save
 from ._common import add_labels_argument, common_parser, load_part, model_input, say, stage
-from ._models import MODELS, build_model
+from ._models import DEFAULT_MODEL, MODELS, build_model
 
 
 def add_train_parser(commands):
@@ -24,8 +24,9 @@ def add_train_parser(commands):
                         help="poster folder: images/ + genres.csv (+ metadata.csv), or "
                              "the Kaggle layout")
     add_labels_argument(parser)
-    parser.add_argument("--model", choices=list(MODELS), default=next(iter(MODELS)),
-                        help=f"model kind (default: %(default)s). {kinds}")
+    parser.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
+                        help=f"model kind (default: %(default)s, the best posters-only "
+                             f"model; colour fits in seconds). {kinds}")
     parser.add_argument("--metadata", action="store_true",
                         help="also use DIR/metadata.csv, matched by Id (numbers and "
                              "frequent categories; posters without a row count as missing)")

@@ -27,7 +27,8 @@ def model_file(posters, tmp_path_factory):
     """A model trained at the default verbosity: its loader would draw a decoding bar."""
     path = tmp_path_factory.mktemp("model") / "colour.skops"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert main(["train", "--data", str(posters), "--out", str(path)]) == 0
+        assert main(["train", "--data", str(posters), "--model", "colour",
+                     "--out", str(path)]) == 0
     return path
 
 
@@ -38,7 +39,8 @@ def _run(capsys, *argv):
 
 def test_train_quiet_prints_only_the_saved_file(posters, tmp_path, capsys):
     path = tmp_path / "m.skops"
-    out, err = _run(capsys, "train", "--quiet", "--data", str(posters), "--out", str(path))
+    out, err = _run(capsys, "train", "--quiet", "--data", str(posters), "--model", "colour",
+                    "--out", str(path))
     assert re.fullmatch(rf"fitted in [\d.]+ s; saved to {re.escape(str(path))}\n", out)
     assert err == ""
     assert skposter.load(path).verbose == 0
@@ -46,7 +48,8 @@ def test_train_quiet_prints_only_the_saved_file(posters, tmp_path, capsys):
 
 def test_train_reports_every_stage_by_default(posters, tmp_path, capsys):
     path = tmp_path / "m.skops"
-    out, err = _run(capsys, "train", "--data", str(posters), "--out", str(path))
+    out, err = _run(capsys, "train", "--data", str(posters), "--model", "colour",
+                    "--out", str(path))
     assert out.startswith("skposter train: colour model") and "next: skposter evaluate" in out
     stages = ["reading the poster table", "fitting the colour model", "threshold tuning",
               "decoding posters", "final fit", "saving the model"]
@@ -57,7 +60,8 @@ def test_train_reports_every_stage_by_default(posters, tmp_path, capsys):
 
 def test_train_verbose_builds_a_verbose_model(posters, tmp_path, capsys):
     path = tmp_path / "m.skops"
-    _run(capsys, "train", "--verbose", "--data", str(posters), "--out", str(path))
+    _run(capsys, "train", "--verbose", "--data", str(posters), "--model", "colour",
+         "--out", str(path))
     assert skposter.load(path).verbose == 2
 
 

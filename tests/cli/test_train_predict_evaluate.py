@@ -28,7 +28,8 @@ def training(posters, tmp_path_factory):
     """A model trained by ``skposter train`` on the synthetic folder, and its output."""
     path = tmp_path_factory.mktemp("models") / "colour.skposter"
     with contextlib.redirect_stdout(io.StringIO()) as printed:
-        assert main(["train", "--data", str(posters), "--out", str(path)]) == 0
+        assert main(["train", "--data", str(posters), "--model", "colour",
+                     "--out", str(path)]) == 0
     return path, printed.getvalue()
 
 
@@ -116,9 +117,9 @@ def test_labels_picks_the_table_of_a_kaggle_folder(posters, tmp_path, capsys):
     frame.iloc[:50].to_csv(kaggle / "val.csv", index=False)
     pd.concat([frame, frame.iloc[[3]]]).to_csv(kaggle / "whole.csv", index=False)
     path = tmp_path / "model.skposter"
-    assert main(["train", "--data", str(kaggle), "--out", str(path)]) == 1
+    assert main(["train", "--data", str(kaggle), "--model", "colour", "--out", str(path)]) == 1
     assert "several label tables ['val.csv', 'whole.csv']" in capsys.readouterr().err
-    assert main(["train", "--data", str(kaggle), "--labels", "whole.csv",
+    assert main(["train", "--data", str(kaggle), "--labels", "whole.csv", "--model", "colour",
                  "--out", str(path)]) == 0
     captured = capsys.readouterr()
     assert "repeats 1 ids with identical rows" in captured.err
@@ -128,7 +129,8 @@ def test_labels_picks_the_table_of_a_kaggle_folder(posters, tmp_path, capsys):
 
 def test_metadata_models_need_metadata_to_predict(posters, tmp_path, capsys):
     path = tmp_path / "meta.skposter"
-    assert main(["train", "--data", str(posters), "--metadata", "--out", str(path)]) == 0
+    assert main(["train", "--data", str(posters), "--metadata", "--model", "colour",
+                 "--out", str(path)]) == 0
     assert "7 metadata columns" in capsys.readouterr().out
     image = str(posters / "images" / "syn000001.jpg")
     assert main(["predict", "--model", str(path), image]) == 1
@@ -144,7 +146,8 @@ def test_metadata_models_need_metadata_to_predict(posters, tmp_path, capsys):
 
 def test_all_trains_and_evaluates_on_every_poster(posters, tmp_path, capsys):
     path = tmp_path / "all.skposter"
-    assert main(["train", "--data", str(posters), "--all", "--out", str(path)]) == 0
+    assert main(["train", "--data", str(posters), "--all", "--model", "colour",
+                 "--out", str(path)]) == 0
     assert "on 200 of 200 posters (every poster)" in capsys.readouterr().out
     assert main(["evaluate", "--model", str(path), "--data", str(posters), "--all",
                  "--report-dir", str(tmp_path / "report")]) == 0
@@ -202,6 +205,14 @@ def test_every_command_has_help(command, capsys):
     assert help_text.startswith(f"usage: skposter {command}") and len(help_text) > 400
 
 
+def test_train_without_model_fits_the_default_kind(posters, tmp_path, monkeypatch, capsys):
+    assert _models.DEFAULT_MODEL == "posters-plus"
+    # The default kind's builder stands in for colour's: this checks the wiring only.
+    monkeypatch.setitem(_models.MODELS, "posters-plus", (_models.colour, "stand-in"))
+    assert main(["train", "--data", str(posters), "--out", str(tmp_path / "m.skposter")]) == 0
+    assert "skposter train: posters-plus model" in capsys.readouterr().out
+
+
 def test_model_choices_come_from_the_registry(monkeypatch, capsys):
     monkeypatch.setitem(_models.MODELS, "tiny", (_models.colour, "another kind"))
     with pytest.raises(SystemExit):
@@ -229,7 +240,7 @@ def test_train_predict_evaluate_on_real_posters(shared_posters, tmp_path, capsys
     model = tmp_path / "real.skposter"
 
     assert main(["train", "--data", str(folder), "--metadata", "--n-jobs", "2",
-                 "--out", str(model)]) == 0
+                 "--model", "colour", "--out", str(model)]) == 0
     poster = str(folder / "images" / f"{subset['Id'].iloc[0]}.jpg")
     assert main(["predict", "--model", str(model), "--metadata",
                  str(folder / "metadata.csv"), "--top", "5", poster]) == 0
