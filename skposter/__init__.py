@@ -25,8 +25,8 @@ __version__ = "0.1.0"
 # tests/test_init.py checks this table against each subpackage's ``__all__``.
 _LAZY = {
     "distributed": ("extract_features", "fill_cache", "local_cluster"),
-    "features": ("Backbone", "CNNFeatureExtractor", "DevicePlan", "get_backbone",
-                 "plan_devices"),
+    "features": ("Backbone", "CNNFeatureExtractor", "DevicePlan", "FaceFeatureExtractor",
+                 "PosterTextExtractor", "get_backbone", "plan_devices"),
     "inspection": ("GenreHeatmap", "genre_heatmaps", "overlay_heatmap", "plot_genre_heatmaps"),
     "io": ("PosterStream", "prepare_poster"),
     "metrics": ("GenreScorer", "calibration_table", "genre_summary_scorer", "plot_calibration",
@@ -45,7 +45,10 @@ _SUBPACKAGES = ("cli", "datasets", "distributed", "ensemble", "exceptions", "fea
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never run
     from .distributed import extract_features, fill_cache, local_cluster
-    from .features import Backbone, CNNFeatureExtractor, DevicePlan, get_backbone, plan_devices
+    from .features import (
+        Backbone, CNNFeatureExtractor, DevicePlan, FaceFeatureExtractor, PosterTextExtractor,
+        get_backbone, plan_devices,
+    )
     from .inspection import GenreHeatmap, genre_heatmaps, overlay_heatmap, plot_genre_heatmaps
     from .io import PosterStream, prepare_poster
     from .metrics import (

@@ -26,7 +26,7 @@ from sklearn.compose import make_column_selector
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, validate_data
 
-from skposter.features import CNNFeatureExtractor
+from skposter.features import CNNFeatureExtractor, FaceFeatureExtractor
 from skposter.io import PosterLoader
 from skposter.models import JointPosterClassifier, KerasPosterClassifier
 from skposter.preprocessing import RGBStatsExtractor, Resizer
@@ -169,6 +169,10 @@ class RGBStatsOnTables(TablesAsImages, RGBStatsExtractor):
 
 class CNNFeaturesOnTables(TablesAsImages, CNNFeatureExtractor):
     """:class:`CNNFeatureExtractor` on table rows as posters (stretched to its input)."""
+
+
+class FacesOnTables(TablesAsImages, FaceFeatureExtractor):
+    """:class:`FaceFeatureExtractor` on table rows as posters."""
 
 
 class KerasOnTables(TablesAsImages, KerasPosterClassifier):

@@ -22,8 +22,8 @@ import inspect
 
 import pytest
 from _adapters import (
-    CNNFeaturesOnTables, DenseBuilder, JointOnTables, KerasOnTables, NumericColumns,
-    PosterLoaderOnTables, ResizerOnTables, RGBStatsOnTables,
+    CNNFeaturesOnTables, DenseBuilder, FacesOnTables, JointOnTables, KerasOnTables,
+    NumericColumns, PosterLoaderOnTables, ResizerOnTables, RGBStatsOnTables,
 )
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -71,6 +71,7 @@ FAST = [
     # batch_size=1: float32 kernels are chosen per batch shape, so a poster's features
     # in a batch of 64 and alone differ in the 7th digit (check_methods_subset_invariance).
     (CNNFeaturesOnTables("efficientnet_lite0", input_size=32, batch_size=1), {}),
+    (FacesOnTables(min_height=24), {}),
     (PerGenreClassifier(), {
         "check_class_weight_classifiers": _CLASS_WEIGHT,
     }),

