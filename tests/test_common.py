@@ -199,8 +199,16 @@ def _public_estimators():
             and hasattr(getattr(skposter, name), "get_params")}
 
 
+#: Estimators scikit-learn's checks cannot run, as it leaves its own text vectorizers out.
+UNCHECKED = {
+    "PosterTextExtractor": "returns one string per poster for a text vectorizer, not the 2-D "
+                           "numeric array the transformer checks compare; tests/features/"
+                           "test_text.py covers cloning, pickling, NotFittedError, errors",
+}
+
+
 def test_every_public_estimator_is_checked():
-    checked = set()
+    checked = set(UNCHECKED)
     for estimator, _ in FAST + SLOW:
         for cls in type(estimator).__mro__:
             if cls.__module__.startswith("skposter"):

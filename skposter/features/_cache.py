@@ -14,20 +14,16 @@ never worth losing computed features for: a folder that cannot be written is
 reported, not raised.
 """
 
-import contextlib
 import hashlib
 import json
-import os
 import struct
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .._utils._cache import atomic_write
 from ..exceptions import FeatureCacheWarning
-
-_CHUNK = 1 << 20
 
 #: Entry layout version; part of the settings hash, so entries of older layouts (plain
 #: ``.npy`` files, trusted as read) are never read and get recomputed.
@@ -39,38 +35,6 @@ _MAGIC = b"SKPF"
 _PREFIX = struct.Struct("<4sHI")
 _DIGEST_SIZE = 16
 _VALUES = np.dtype("<f4")
-
-
-def content_key(source):
-    """Hash of a poster's content: the file's bytes, or an array's shape and pixels.
-
-    Parameters
-    ----------
-    source : str, path-like or ndarray
-
-    Returns
-    -------
-    str
-        32 hex digits.
-    """
-    digest = hashlib.blake2b(digest_size=16)
-    if isinstance(source, np.ndarray):
-        digest.update(f"array:{source.shape}:{source.dtype}".encode())
-        digest.update(np.ascontiguousarray(source).data)
-        return digest.hexdigest()
-    digest.update(b"file:")
-    with open(source, "rb") as file:
-        while block := file.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def resolve_cache_dir(cache):
-    """Folder named by ``cache``: a path, a ``joblib.Memory`` (its location) or None."""
-    if cache is None:
-        return None
-    location = getattr(cache, "location", cache)
-    return None if location is None else Path(location).expanduser()
 
 
 class FeatureCache:
@@ -145,7 +109,7 @@ class FeatureCache:
         """Write ``data`` to ``path``; False (and the first error kept) when impossible."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, data)
+            atomic_write(path, data)
         except OSError as error:
             self.write_error = self.write_error or error
             return False
@@ -188,34 +152,3 @@ def _decode(blob, key, n_features):
     if not np.isfinite(features).all():
         raise _DamagedEntry
     return features
-
-
-def _atomic_write(path, data):
-    """Write through a synced temporary file renamed into place, then sync the folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            # On disk before it has its name: else a power cut can leave an empty entry.
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(path):
-    """Make a rename in ``path`` durable where the platform allows syncing a folder."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # Windows cannot open a folder
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # nor can some file systems sync one
-        pass
-    finally:
-        os.close(fd)

@@ -16,13 +16,14 @@ from .._keras._backbones import BACKBONES, get_backbone
 from .._keras._device import plan_devices, plan_for_this_machine
 from .._keras._runtimes import (RUNTIMES, OpenVINOForward, TensorFlowForward, conversion_key,
                                 resolve_runtime)
+from .._utils._cache import content_key, resolve_cache_dir
 from .._utils._images import check_size
 from ..base import DocLinkMixin
 from ..io._decode import DEFAULT_MAX_PIXELS
 from ..io._sources import poster_sources, report_unreadable
 from ..io._stream import PosterStream
 from ..io._threads import map_in_threads
-from ._cache import FeatureCache, content_key, resolve_cache_dir
+from ._cache import FeatureCache
 
 #: Bumped whenever a change alters the features of unchanged settings, so old cache
 #: entries are not reused.

@@ -11,12 +11,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils._cache import resolve_cache_dir
 from ..base import DocLinkMixin
 from ..io._decode import DEFAULT_MAX_PIXELS, decode_poster
 from ..io._loader import UNREADABLE_FILE_ERRORS
 from ..io._sources import poster_sources, report_unreadable
 from ..io._threads import describe_error, map_in_threads
-from ._cache import FeatureCache, resolve_cache_dir
+from ._cache import FeatureCache
 from ._extractor import _try_content_key
 from ._text import stream_in_threads
 

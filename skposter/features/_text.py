@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils._cache import atomic_write, resolve_cache_dir
 from .._utils._progress import progress_bar
 from ..base import DocLinkMixin
 from ..exceptions import FeatureCacheWarning
@@ -26,7 +27,6 @@ from ..io._decode import DEFAULT_MAX_PIXELS, decode_poster
 from ..io._loader import UNREADABLE_FILE_ERRORS
 from ..io._sources import poster_sources, report_unreadable
 from ..io._threads import describe_error, map_in_threads
-from ._cache import _atomic_write, resolve_cache_dir
 from ._extractor import _try_content_key
 
 #: Bumped whenever a change alters what is read for unchanged settings.
@@ -364,7 +364,7 @@ class TextCache:
     def _write(self, path, data):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, data)
+            atomic_write(path, data)
         except OSError as error:
             self.write_error = self.write_error or error
             return False

@@ -21,9 +21,9 @@ import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .._utils._cache import atomic_write, content_key, resolve_cache_dir
 from .._utils._targets import check_genre_target
 from ..exceptions import FeatureCacheWarning
-from ..features._cache import _atomic_write, content_key, resolve_cache_dir
 from ..io._stream import PosterStream
 from ._losses import balanced_genre_weights
 
@@ -140,7 +140,7 @@ def cached_decode(paths, size, folder, *, mode, batch_size):
                                      out=images)
         images.flush()
         del images
-        _atomic_write(notes, json.dumps({"failures": failures}).encode())
+        atomic_write(notes, json.dumps({"failures": failures}).encode())
         with open(tmp, "rb+") as file:
             os.fsync(file.fileno())
         # The .npy is renamed last: its presence says the entry is complete.

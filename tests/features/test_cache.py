@@ -22,7 +22,8 @@ from skposter.datasets import make_posters
 from skposter.features import CNNFeatureExtractor
 from skposter.features import _cache
 from skposter.exceptions import FeatureCacheWarning
-from skposter.features._cache import FeatureCache, content_key
+from skposter._utils._cache import content_key
+from skposter.features._cache import FeatureCache
 
 N_FEATURES = 6
 SETTINGS = {"backbone": "test", "version": 1}
@@ -281,7 +282,7 @@ def test_a_full_disk_keeps_the_features(extractor, poster_files, expected, monke
     def full(*args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(_cache, "_atomic_write", full)
+    monkeypatch.setattr(_cache, "atomic_write", full)
     features, caught = transform_recording(extractor, poster_files)
     np.testing.assert_array_equal(features, expected)
     assert len(caught) == 1 and "No space left" in str(caught[0].message)

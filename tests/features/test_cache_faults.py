@@ -26,7 +26,7 @@ from PIL import Image
 from skposter.datasets import make_posters
 from skposter.features import CNNFeatureExtractor
 from skposter.exceptions import FeatureCacheWarning
-from skposter.features._cache import content_key
+from skposter._utils._cache import content_key
 
 pytestmark = pytest.mark.slow
 
