@@ -16,10 +16,9 @@ from ..base import DocLinkMixin
 from ..io._decode import DEFAULT_MAX_PIXELS, decode_poster
 from ..io._loader import UNREADABLE_FILE_ERRORS
 from ..io._sources import poster_sources, report_unreadable
-from ..io._threads import describe_error, map_in_threads
+from ..io._threads import describe_error
 from ._cache import FeatureCache
-from ._extractor import _try_content_key
-from ._text import stream_in_threads
+from ._per_poster import cached_per_poster
 
 #: Bumped whenever a change alters the features of unchanged settings.
 FACES_VERSION = 1
@@ -156,29 +155,13 @@ class FaceFeatureExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_features_in_")
         posters = poster_sources(X)
-        features = np.tile(face_features(np.empty((0, 4)), (1, 1)), (len(posters), 1))
-        todo, keys, cache = range(len(posters)), None, self._feature_cache()
-        if cache is not None:
-            keys = map_in_threads(_try_content_key, posters.sources, n_jobs=-1,
-                                  verbose=self.verbose, desc="hashing posters", leave=False)
-            stored = [None if key is None else cache.get(key) for key in keys]
-            todo = [i for i, row in enumerate(stored) if row is None]
-            for i, row in enumerate(stored):
-                if row is not None:
-                    features[i] = row
-        outcomes = stream_in_threads(self._describe, [posters.sources[i] for i in todo],
-                                     n_jobs=self.n_jobs, verbose=self.verbose,
-                                     desc="finding faces")
-        failures = {}
-        for i, (row, reason) in zip(todo, outcomes):
-            if reason is not None:
-                failures[i] = reason
-                continue
-            features[i] = row
-            if cache is not None and keys[i] is not None:
-                cache.put(keys[i], row)
-        if cache is not None:
-            cache.warn_problems(stacklevel=2)
+        rows, failures = cached_per_poster(self._describe, posters, self._feature_cache(),
+                                           n_jobs=self.n_jobs, verbose=self.verbose,
+                                           desc="finding faces")
+        no_faces = face_features(np.empty((0, 4)), (1, 1))
+        # float64 whether a row was computed or read back from the float32 cache.
+        features = np.array([no_faces if row is None else row for row in rows],
+                            dtype=np.float64).reshape(len(rows), len(no_faces))
         report_unreadable(failures, self.on_error, paths=posters.paths,
                           outcome="got the features of a poster without faces")
         return features

@@ -13,21 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils._cache import atomic_write, resolve_cache_dir
-from .._utils._progress import progress_bar
 from ..base import DocLinkMixin
 from ..exceptions import FeatureCacheWarning
 from ..io._decode import DEFAULT_MAX_PIXELS, decode_poster
 from ..io._loader import UNREADABLE_FILE_ERRORS
 from ..io._sources import poster_sources, report_unreadable
-from ..io._threads import describe_error, map_in_threads
-from ._extractor import _try_content_key
+from ..io._threads import describe_error
+from ._per_poster import cached_per_poster
 
 #: Bumped whenever a change alters what is read for unchanged settings.
 TEXT_VERSION = 1
@@ -165,32 +163,13 @@ class PosterTextExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "tesseract_version_")
         posters = poster_sources(X)
-        cache = self._text_cache()
-        keys = [None] * len(posters)
-        words = [None] * len(posters)
-        if cache is not None:
-            keys = map_in_threads(_try_content_key, posters.sources, n_jobs=-1,
-                                  verbose=self.verbose, desc="hashing posters", leave=False)
-            words = [None if key is None else cache.get(key) for key in keys]
-        todo = [i for i, found in enumerate(words) if found is None]
-        outcomes = stream_in_threads(self._read, [posters.sources[i] for i in todo],
-                                     n_jobs=self.n_jobs, verbose=self.verbose,
-                                     desc="reading poster text")
-        failures = {}
-        for i, (read, reason) in zip(todo, outcomes):
-            if reason is not None:
-                failures[i] = reason
-                read = []
-            elif cache is not None and keys[i] is not None:
-                # Stored as read: a killed run loses the posters being read, no more.
-                cache.put(keys[i], read)
-            words[i] = read
-        if cache is not None:
-            cache.warn_problems(stacklevel=2)
+        words, failures = cached_per_poster(self._read, posters, self._text_cache(),
+                                            n_jobs=self.n_jobs, verbose=self.verbose,
+                                            desc="reading poster text")
         report_unreadable(failures, self.on_error, paths=posters.paths,
                           outcome="got an empty text")
         texts = np.empty(len(posters), dtype=object)
-        texts[:] = [self._join(read) for read in words]
+        texts[:] = [self._join(read or []) for read in words]
         return texts
 
     def get_feature_names_out(self, input_features=None):
@@ -231,20 +210,6 @@ class PosterTextExtractor(DocLinkMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = []
         return tags
-
-
-def stream_in_threads(func, items, *, n_jobs, verbose, desc):
-    """Yield ``func(item)`` for each of ``items`` in order, computed in threads.
-
-    Results arrive as they are done (unlike :func:`~skposter.io._threads.map_in_threads`),
-    so each can be cached at once; the threads wait on Tesseract or OpenCV, which
-    release the GIL.
-    """
-    tasks = (delayed(func)(item) for item in items)
-    with progress_bar(verbose, total=len(items), desc=desc, unit="poster") as bar:
-        for result in Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(tasks):
-            bar.update()
-            yield result
 
 
 def _enlarged(image, min_height):
