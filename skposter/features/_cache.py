@@ -37,7 +37,51 @@ _DIGEST_SIZE = 16
 _VALUES = np.dtype("<f4")
 
 
-class FeatureCache:
+class PosterCache:
+    """Entries of single posters under one set of settings, with the problems met.
+
+    Layout ``<root>/<kind>/<settings hash>/<key[:2]>/<key><suffix>``, a
+    ``settings.json`` beside the shards. Writes go through
+    :func:`~skposter._utils._cache.atomic_write`; a failed one is tallied, not raised,
+    and :meth:`warn_problems` reports the tallies once. Subclasses say how an entry is
+    encoded and how its problems read.
+    """
+
+    #: Folder under the root, file suffix of an entry, and the name used in warnings.
+    kind = suffix = label = ""
+
+    def __init__(self, root, settings_text):
+        name = hashlib.blake2b(settings_text.encode(), digest_size=8).hexdigest()
+        self.directory = Path(root) / self.kind / name
+        self.unstored = 0
+        self.write_error = None
+        manifest = self.directory / "settings.json"
+        if not manifest.exists():
+            self._write(manifest, settings_text.encode())
+
+    def _path(self, key):
+        return self.directory / key[:2] / f"{key}{self.suffix}"
+
+    def warn_problems(self, stacklevel=2):
+        """Issue one :class:`FeatureCacheWarning` for everything tallied, if anything."""
+        problems = [problem for problem in (self._damaged_problem(), self._unstored_problem())
+                    if problem is not None]
+        if problems:
+            warnings.warn(f"{self.label} {self.directory}: " + "; ".join(problems) + ".",
+                          FeatureCacheWarning, stacklevel=stacklevel + 1)
+
+    def _write(self, path, data):
+        """Write ``data`` to ``path``; False (and the first error kept) when impossible."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, data)
+        except OSError as error:
+            self.write_error = self.write_error or error
+            return False
+        return True
+
+
+class FeatureCache(PosterCache):
     """Features of single posters stored under one set of extraction settings.
 
     An instance also tallies the problems it meets (damaged entries, features it
@@ -54,20 +98,13 @@ class FeatureCache:
         Length of every stored feature vector.
     """
 
+    kind, suffix, label = "cnn-features", ".feat", "feature cache"
+
     def __init__(self, root, settings, n_features):
-        text = json.dumps({**settings, "cache_format": FORMAT_VERSION}, sort_keys=True)
-        name = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-        self.directory = Path(root) / "cnn-features" / name
         self.n_features = n_features
         self.damaged = set()
-        self.unstored = 0
-        self.write_error = None
-        manifest = self.directory / "settings.json"
-        if not manifest.exists():
-            self._write(manifest, text.encode())
-
-    def _path(self, key):
-        return self.directory / key[:2] / f"{key}.feat"
+        super().__init__(root, json.dumps({**settings, "cache_format": FORMAT_VERSION},
+                                          sort_keys=True))
 
     def get(self, key):
         """Stored features for ``key``, or None when absent or damaged (then tallied)."""
@@ -91,29 +128,18 @@ class FeatureCache:
         if not self._write(self._path(key), _encode(key, features)):
             self.unstored += 1
 
-    def warn_problems(self, stacklevel=2):
-        """Issue one :class:`FeatureCacheWarning` for everything tallied, if anything."""
-        problems = []
-        if self.damaged:
-            n = len(self.damaged)
-            problems.append(f"{n} damaged {'entry was' if n == 1 else 'entries were'} "
-                            "recomputed (wrong size, checksum or values)")
-        if self.unstored:
-            problems.append(f"the features of {self.unstored} poster(s) could not be stored "
-                            f"({self.write_error}); they are computed again next time")
-        if problems:
-            warnings.warn(f"feature cache {self.directory}: " + "; ".join(problems) + ".",
-                          FeatureCacheWarning, stacklevel=stacklevel + 1)
+    def _damaged_problem(self):
+        n = len(self.damaged)
+        if n:
+            return (f"{n} damaged {'entry was' if n == 1 else 'entries were'} "
+                    "recomputed (wrong size, checksum or values)")
+        return None
 
-    def _write(self, path, data):
-        """Write ``data`` to ``path``; False (and the first error kept) when impossible."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, data)
-        except OSError as error:
-            self.write_error = self.write_error or error
-            return False
-        return True
+    def _unstored_problem(self):
+        if self.unstored:
+            return (f"the features of {self.unstored} poster(s) could not be stored "
+                    f"({self.write_error}); they are computed again next time")
+        return None
 
 
 class _DamagedEntry(Exception):

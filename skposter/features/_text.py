@@ -1,15 +1,12 @@
 """PosterTextExtractor: posters -> the words Tesseract OCR reads on them."""
 
 import csv
-import hashlib
 import io
 import json
 import numbers
 import os
 import shutil
 import subprocess
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,13 +15,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._utils._cache import atomic_write, resolve_cache_dir
+from .._utils._cache import resolve_cache_dir
 from ..base import DocLinkMixin
-from ..exceptions import FeatureCacheWarning
 from ..io._decode import DEFAULT_MAX_PIXELS, decode_poster
 from ..io._loader import UNREADABLE_FILE_ERRORS
 from ..io._sources import poster_sources, report_unreadable
 from ..io._threads import describe_error
+from ._cache import PosterCache
 from ._per_poster import cached_per_poster
 
 #: Bumped whenever a change alters what is read for unchanged settings.
@@ -261,14 +258,14 @@ def _tesseract_languages(tesseract_cmd):
     return set(_run(tesseract_cmd, "--list-langs").strip().splitlines()[1:])
 
 
-class TextCache:
+class TextCache(PosterCache):
     """Words read on single posters, stored under one set of OCR settings.
 
     Layout: ``<root>/poster-text/<settings hash>/<key[:2]>/<key>.json``, each entry
     holding its key (an entry copied under another poster's name is refused) and
     the words with their confidences. The float-vector
     :class:`~skposter.features._cache.FeatureCache` does not fit: texts have no fixed
-    length. Its writing rule is shared (temporary file synced, then renamed).
+    length; the folder layout, writes and warnings are :class:`PosterCache`'s.
 
     Parameters
     ----------
@@ -277,19 +274,11 @@ class TextCache:
         JSON-serialisable OCR settings.
     """
 
-    def __init__(self, root, settings):
-        text = json.dumps(settings, sort_keys=True)
-        name = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-        self.directory = Path(root) / "poster-text" / name
-        self.damaged = 0
-        self.unstored = 0
-        self.write_error = None
-        manifest = self.directory / "settings.json"
-        if not manifest.exists():
-            self._write(manifest, text.encode())
+    kind, suffix, label = "poster-text", ".json", "text cache"
 
-    def _path(self, key):
-        return self.directory / key[:2] / f"{key}.json"
+    def __init__(self, root, settings):
+        self.damaged = 0
+        super().__init__(root, json.dumps(settings, sort_keys=True))
 
     def get(self, key):
         """Stored ``[(word, confidence), ...]`` for ``key``, or None (absent or damaged)."""
@@ -314,23 +303,13 @@ class TextCache:
         if not self._write(self._path(key), entry.encode()):
             self.unstored += 1
 
-    def warn_problems(self, stacklevel=2):
-        """One :class:`~skposter.exceptions.FeatureCacheWarning` for what went wrong."""
-        problems = []
+    def _damaged_problem(self):
         if self.damaged:
-            problems.append(f"{self.damaged} damaged entries were read again")
-        if self.unstored:
-            problems.append(f"the text of {self.unstored} poster(s) could not be stored "
-                            f"({self.write_error}); it is read again next time")
-        if problems:
-            warnings.warn(f"text cache {self.directory}: " + "; ".join(problems) + ".",
-                          FeatureCacheWarning, stacklevel=stacklevel + 1)
+            return f"{self.damaged} damaged entries were read again"
+        return None
 
-    def _write(self, path, data):
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, data)
-        except OSError as error:
-            self.write_error = self.write_error or error
-            return False
-        return True
+    def _unstored_problem(self):
+        if self.unstored:
+            return (f"the text of {self.unstored} poster(s) could not be stored "
+                    f"({self.write_error}); it is read again next time")
+        return None
